@@ -1,0 +1,1 @@
+"""Plain-Python core: no textual, no click. Callable from tests, scripts, the CLI and the TUI."""

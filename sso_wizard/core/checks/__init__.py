@@ -1,0 +1,1 @@
+"""Network checks (async, read-only): SMTP, OAuth/OpenID Connect, the running server."""
