@@ -12,6 +12,8 @@ or a CA file the admin names (``verify="/path/ca.pem"``), the same trust store a
 
 from __future__ import annotations
 
+import functools
+import os
 import ssl
 from collections.abc import Mapping
 from os import PathLike
@@ -47,11 +49,44 @@ def make_timeout(total: float | None) -> httpx.Timeout:
                          write=min(10.0, total), pool=min(5.0, total))
 
 
-def ssl_context(verify: VerifyOption = True) -> ssl.SSLContext | bool:
-    """What httpx's ``verify=`` gets. Paths become an SSLContext (httpx deprecates str)."""
-    if isinstance(verify, ssl.SSLContext | bool):
+def ssl_context(verify: VerifyOption = True, *, trust_env: bool = True
+                ) -> ssl.SSLContext | bool:
+    """What httpx's ``verify=`` gets; contexts are built once per trust store and reused.
+
+    Loading a CA bundle costs ~20 ms, more than a loopback request: one check per click in the
+    TUI should not pay it every time. ``True`` follows httpx's own rule (SSL_CERT_FILE /
+    SSL_CERT_DIR when ``trust_env``, else certifi); a path is a CA file or directory (httpx
+    deprecates ``verify=<str>``, hence the context). ``False`` and contexts pass through.
+    """
+    if isinstance(verify, ssl.SSLContext | bool) and verify is not True:
         return verify
-    return ssl.create_default_context(cafile=str(verify))
+    if verify is True:
+        env_file = os.environ.get("SSL_CERT_FILE") if trust_env else None
+        env_dir = os.environ.get("SSL_CERT_DIR") if trust_env else None
+        if env_file:
+            return _context(env_file, None, _stamp(env_file))
+        if env_dir:
+            return _context(None, env_dir, _stamp(env_dir))
+        import certifi
+
+        return _context(certifi.where(), None, 0.0)
+    path = os.fspath(verify)
+    if os.path.isdir(path):
+        return _context(None, path, _stamp(path))
+    return _context(path, None, _stamp(path))
+
+
+def _stamp(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return -1.0  # let ssl raise its own clear error for a missing file
+
+
+@functools.lru_cache(maxsize=16)
+def _context(cafile: str | None, capath: str | None, stamp: float) -> ssl.SSLContext:
+    # stamp (mtime) is part of the cache key so an edited CA file is reloaded
+    return ssl.create_default_context(cafile=cafile, capath=capath)
 
 
 def create_client(
@@ -78,7 +113,7 @@ def create_client(
         all_headers.update(headers)
     return httpx.AsyncClient(
         timeout=t,
-        verify=ssl_context(verify),
+        verify=ssl_context(verify, trust_env=trust_env),
         follow_redirects=follow_redirects,
         headers=all_headers,
         base_url=base_url,

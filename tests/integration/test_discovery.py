@@ -422,3 +422,34 @@ async def test_trailing_slash_not_served_is_an_error(docs: DocServer) -> None:
     result = await check_discovery(docs.base_url + "/realms/x/")
     assert codes(result)["server-url-trailing-slash"] == "error"
     assert f"'{docs.base_url}/realms/x'" in finding(result, "discovery-http-error").fix
+
+
+# ---------------------------------------------------------------------------------------------
+# the shared client factory
+
+
+async def test_client_defaults() -> None:
+    from sso_wizard import __version__
+
+    async with create_client() as client:
+        assert client.headers["User-Agent"] == f"sso-wizard/{__version__}"
+        assert client.follow_redirects is False
+        assert (client.timeout.connect, client.timeout.read) == (5.0, 10.0)
+    async with create_client(timeout=0.5) as client:
+        assert client.timeout.connect == 0.5 and client.timeout.read == 0.5
+
+
+def test_ssl_contexts_are_cached_and_reloaded(ca: trustme.CA, tmp_path: Path) -> None:
+    import os
+
+    from sso_wizard.core.http import ssl_context
+
+    assert ssl_context(True) is ssl_context(True)
+    assert ssl_context(False) is False
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    first = ssl_context(str(ca_file))
+    assert first is ssl_context(ca_file)  # str and PathLike alike
+    os.utime(ca_file, (1, 1))  # an edited file gets a new context
+    assert ssl_context(str(ca_file)) is not first
+    assert isinstance(ssl_context(str(tmp_path)), ssl.SSLContext)  # a CA directory
