@@ -14,6 +14,7 @@ transcript) is scrubbed of the password and the AUTH blobs as a second line of d
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.policy
 import email.utils
 import functools
@@ -990,7 +991,10 @@ class _Check:
                         ssl_object = writer.get_extra_info("ssl_object")
                         der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
                     finally:
-                        writer.transport.abort()
+                        writer.close()
+                    with contextlib.suppress(OSError, TimeoutError):
+                        async with asyncio.timeout(min(self.t, 1.0)):
+                            await writer.wait_closed()
                 else:
                     peek = aiosmtplib.SMTP(
                         hostname=self.s.host, port=self.s.port, start_tls=True,
