@@ -137,14 +137,19 @@ def _yaml_error_message(exc: yaml.YAMLError, source: str, first_line: int = 0) -
 
 def _parse(text: str, source: str) -> tuple[Node | None, Any]:
     """Compose and construct in one libyaml pass; raise ConfigFileError on bad YAML."""
-    loader = _Loader(text)
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        if "<<" in text:
+            # constructing a merge key ('<<: *base') rewrites the node tree in place, which
+            # would leave merged-in keys pointing at the anchor's lines: build data separately
+            return yaml.compose(text, Loader=_Loader), yaml.load(text, Loader=_Loader)
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         raise ConfigFileError(_yaml_error_message(exc, source)) from exc
-    finally:
-        loader.dispose()
     return node, data
 
 
@@ -154,6 +159,25 @@ def _find(mapping: MappingNode, key: str) -> tuple[Node, Node] | None:
         if isinstance(k, ScalarNode) and k.tag == _STR_TAG and k.value == key:
             found = (k, v)
     return found
+
+
+def _shared_ids(root: Node | None) -> set[int]:
+    """ids of nodes reached more than once: targets of YAML aliases."""
+    seen: set[int] = set()
+    shared: set[int] = set()
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            shared.add(id(node))
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            for k, v in node.value:
+                stack.extend((k, v))
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+    return shared
 
 
 def _is_block_mapping(node: Node | None) -> bool:
@@ -308,8 +332,8 @@ class ConfigDocument:
         self._bom = "\ufeff" if text.startswith("\ufeff") else ""
         body = text[len(self._bom):]
         node, data = _parse(body, source)
-        if data is None:
-            data = {}
+        if data is None:  # empty, comments only, or a bare `---`
+            node, data = None, {}
         if not isinstance(data, dict) or (node is not None and not isinstance(node, MappingNode)):
             kind = "list" if isinstance(data, list) else type(data).__name__
             raise ConfigFileError(
@@ -394,12 +418,12 @@ class ConfigDocument:
         steps: Counter[int] = Counter()
         offsets: Counter[int] = Counter()
         seen: set[int] = set()
-        self._aliases = False
+        self._shared: set[int] = set()
         stack: list[Node] = [root] if root is not None else []
         while stack:
             node = stack.pop()
             if id(node) in seen:
-                self._aliases = True
+                self._shared.add(id(node))
                 continue
             seen.add(id(node))
             if isinstance(node, ScalarNode):
@@ -434,7 +458,7 @@ class ConfigDocument:
         if root is None:  # only comments: fine unless a `...` would end the document early
             return not any(line.startswith("...") and _DOC_MARKER_RE.match(line)
                            for line in lines)
-        if not _is_block_mapping(root) or self._aliases:
+        if not _is_block_mapping(root) or self._shared:
             return False
         assert isinstance(root, MappingNode)
         keys = set()
@@ -473,6 +497,7 @@ class ConfigDocument:
         self._chunked = False
         self._lines = lines
         self._root = node if isinstance(node, MappingNode) else None
+        self._shared = _shared_ids(self._root)
         self._header, self._chunks, self._index = [], [], {}
 
     def _chunk_root(self, chunk: _Chunk) -> MappingNode | None:
@@ -506,7 +531,7 @@ class ConfigDocument:
         except ConfigFileError as exc:
             raise self._refuse(path, f"the edited text is not valid YAML: {exc}") from exc
         if data is None:
-            data = {}
+            node, data = None, {}
         if not _same(data, expected):
             raise self._refuse(path, "the data read back differs")
         if node is not None and not isinstance(node, MappingNode):
@@ -554,6 +579,7 @@ class ConfigDocument:
         node = self._verified(new_lines, expected, path, single_key=False)
         self._lines = new_lines
         self._root = node if isinstance(node, MappingNode) else None
+        self._shared = _shared_ids(self._root)
         self.data = expected
         self._text_cache = None
 
@@ -611,8 +637,19 @@ class ConfigDocument:
         return new
 
     def _append_top(self, lines: list[str], key: str, value: Any) -> list[str]:
-        block = self._render_mapping({key: value}, self._root_col)
-        return self._separate(lines) + [line + self._nl for line in block]
+        block = [line + self._nl for line in self._render_mapping({key: value}, self._root_col)]
+        end = len(lines)
+        for i in range(len(lines) - 1, -1, -1):  # a closing `...` marker stays last
+            text = _content(lines[i])
+            if _is_blank_or_comment(text):
+                continue
+            if text.startswith("...") and _DOC_MARKER_RE.match(text):
+                end = i
+            break
+        if end < len(lines):
+            head = self._separate(lines[:end]) if end else []
+            return head + block + lines[end:]
+        return self._separate(lines) + block
 
     # ---------------------------------------------------------------- text edits
 
@@ -786,6 +823,12 @@ class ConfigDocument:
             head[-1] += self._nl
         return head + [text + self._nl for text in block] + lines[e_line + 1:]
 
+    def _not_shared(self, node: Node, path: Path_) -> None:
+        if id(node) in self._shared:
+            raise ConfigFileError(
+                f"{self.source}: {'.'.join(path)} is shared through a YAML anchor (&) and alias "
+                "(*), so changing it here would change it everywhere it is used. Edit it by hand.")
+
     def _edit_set(self, lines: list[str], root: MappingNode, path: Path_,
                   value: Any) -> list[str]:
         node = root
@@ -797,6 +840,7 @@ class ConfigDocument:
                     return self._append_top(lines, key, rest)
                 return self._insert_key(lines, node, key, rest)
             k, v = pair
+            self._not_shared(v, path[:i + 1])
             if i == len(path) - 1:
                 return self._replace_value(lines, k, v, value, node, path)
             if _is_block_mapping(v) and v.value:
@@ -822,8 +866,11 @@ class ConfigDocument:
                 return self._replace_value(lines, gk, gv, new_value, gparent, path)
             pair = _find(node, key)
             if pair is None:
-                return lines
+                raise ConfigFileError(
+                    f"{self.source}: {'.'.join(path)} comes from a YAML merge ('<<:') or alias, "
+                    "not from a line of its own; remove it by hand.")
             k, v = pair
+            self._not_shared(v, path[:i + 1])
             if i < len(path) - 1:
                 grand = (k, v, node)
                 node = v  # type: ignore[assignment]
@@ -969,12 +1016,16 @@ def atomic_write(path: Path, text: str, *, backup: bool = True, keep: int = 10) 
                 view = view[os.write(fd, view):]
             os.fsync(fd)
             if st is not None:
-                os.fchmod(fd, stat.S_IMODE(st.st_mode))
-                if os.geteuid() == 0 and (st.st_uid, st.st_gid) != (0, 0):
-                    try:
+                mine = os.fstat(fd)
+                if (mine.st_uid, mine.st_gid) != (st.st_uid, st.st_gid):
+                    try:  # root can always; an owner can still hand the file to its group
                         os.fchown(fd, st.st_uid, st.st_gid)
                     except PermissionError:
-                        pass
+                        try:
+                            os.fchown(fd, -1, st.st_gid)
+                        except PermissionError:
+                            pass
+                os.fchmod(fd, stat.S_IMODE(st.st_mode))  # after chown, which may clear setgid
             else:
                 umask = os.umask(0)
                 os.umask(umask)

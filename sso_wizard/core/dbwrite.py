@@ -41,6 +41,13 @@ def _app_row(conn: Connection, app_id: int) -> dict[str, Any] | None:
     return out
 
 
+def _insert(conn: Connection, table: sa.Table, values: dict[str, Any]) -> int:
+    """Insert a row and return its new id (works on every dialect, RETURNING or not)."""
+    key = conn.execute(sa.insert(table).values(**values)).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
 def _setting_row(conn: Connection, key: str) -> dict[str, Any] | None:
     row = conn.execute(sa.select(settings_table).where(settings_table.c.key == key)
                        ).mappings().first()
@@ -71,8 +78,7 @@ def apply_rows(conn: Connection, schema: SchemaInfo, changes: list[RowChange]
             if change.op == "insert":
                 assert change.after is not None
                 values = {c: change.after[c] for c in APP_COLUMNS}
-                res = conn.execute(sa.insert(socialapp).values(**values))
-                new_id = int(res.inserted_primary_key[0])
+                new_id = _insert(conn, socialapp, values)
                 app_ids[change.key] = new_id
                 applied.append({"table": "socialapp", "key": change.key, "before": None,
                                 "after": _app_row(conn, new_id)})
@@ -99,13 +105,12 @@ def apply_rows(conn: Connection, schema: SchemaInfo, changes: list[RowChange]
         elif change.table == "socialapp_site":
             assert change.after is not None
             slug = change.after["slug"]
-            app_id = app_ids.get(slug) or change.after.get("app_id")
-            if app_id is None:
+            link_app = app_ids.get(slug) or change.after.get("app_id")
+            if link_app is None:
                 raise RuntimeError(f"no SocialApp {slug!r} to link to site "
                                    f"{change.after['site_id']}")
-            link = {"socialapp_id": app_id, "site_id": change.after["site_id"]}
-            res = conn.execute(sa.insert(socialapp_sites).values(**link))
-            link["id"] = int(res.inserted_primary_key[0])
+            link = {"socialapp_id": link_app, "site_id": change.after["site_id"]}
+            link["id"] = _insert(conn, socialapp_sites, link)
             applied.append({"table": "socialapp_site", "key": change.key, "before": None,
                             "after": link})
         else:  # setting

@@ -94,22 +94,22 @@ class EnvFile:
             m = _LINE.match(line) if not line.lstrip().startswith("#") else None
             if m and m.group(1) in pending:
                 name = m.group(1)
-                new = pending.pop(name)
-                if new is None:
+                value = pending.pop(name)
+                if value is None:
                     continue
                 ending = "\r\n" if line.endswith("\r\n") else "\n"
-                out.append(f"{name}={quote_value(new)}{ending}")
+                out.append(f"{name}={quote_value(value)}{ending}")
             else:
                 out.append(line)
         additions = [(k, v) for k, v in pending.items() if v is not None]
         if additions:
             if out and not out[-1].endswith("\n"):
                 out[-1] += "\n"
-            for name, value in additions:
-                out.append(f"{name}={quote_value(value)}\n")
-        new = EnvFile.parse(self.path, "".join(out))
-        for name, value in changes.items():  # verify: compose must read back what we meant
-            if new.values.get(name) != value:
+            for name, added in additions:
+                out.append(f"{name}={quote_value(added)}\n")
+        result = EnvFile.parse(self.path, "".join(out))
+        for name, wanted in changes.items():  # verify: compose must read back what we meant
+            if result.values.get(name) != wanted:
                 raise EnvFileError(f"{self.path}: could not write {name} so that docker compose "
                                    "reads it back unchanged; edit it by hand.")
-        return new
+        return result

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from sso_wizard.core import state
 from sso_wizard.core.configfile import ConfigDocument, ConfigFileError, atomic_write
-from sso_wizard.core.envfile import EnvFile
 from sso_wizard.core.findings import Finding, has_errors, mask_secret, warning
 from sso_wizard.core.instance import CONFIG_KEYS, ConfigKey, Instance, is_secret_path, typecast
 
@@ -447,7 +446,10 @@ def apply_plan(plan: Plan) -> ApplyResult:
         if isinstance(exc, PlanError | ApplyError):
             raise
         if isinstance(exc, ConfigFileError):
-            raise ApplyError(f"{exc} Nothing was changed.") from None
+            message = str(exc)
+            if "Nothing was changed" not in message:
+                message += " Nothing was changed."
+            raise ApplyError(message) from None
         if isinstance(exc, Exception):
             from sso_wizard.core.dbwrite import explain_write_error
             raise ApplyError(explain_write_error(exc, db) + " Nothing was changed: the "

@@ -73,7 +73,8 @@ def test_full_apply_writes_config_and_rows(install, tmp_path):
     assert settings == {"server_url": "https://sso.example.com/realms/main"}
     rows = {r["key"]: r["value"] for r in install.rows("common_inventreesetting")}
     assert rows == {"LOGIN_ENABLE_SSO": "True", "LOGIN_ENABLE_SSO_REG": "True",
-                    "LOGIN_SIGNUP_SSO_AUTO": "True", "LOGIN_SIGNUP_MAIL_RESTRICTION": "@example.com"}
+                    "LOGIN_SIGNUP_SSO_AUTO": "True",
+                    "LOGIN_SIGNUP_MAIL_RESTRICTION": "@example.com"}
 
     # Backup beside the config, owner-only, holding the previous text.
     assert result.config_backup is not None

@@ -643,7 +643,7 @@ class _Check:
                 ))
             else:
                 self.envelope_from = addr
-        if not self.envelope_from and "@" in s.username:
+        if not s.sender.strip() and "@" in s.username:
             self.envelope_from = s.username  # Django falls back to the login address
         if self.send_to is not None and "@" not in email.utils.parseaddr(self.send_to)[1]:
             self.find(error(
@@ -795,7 +795,7 @@ class _Check:
             raise
         except aiosmtplib.SMTPConnectTimeoutError as exc:
             if implicit and not isinstance(exc.__cause__, aiosmtplib.SMTPReadTimeoutError):
-                await self.tls_failed(started, "the TLS handshake did not complete in time")
+                await self.tls_failed(started, f"no handshake within {_fmt_seconds(self.t)}")
             await self.silent_server(started)
         except aiosmtplib.SMTPConnectResponseError as exc:
             self.log.server(SMTPResponse(exc.code, exc.message))
@@ -816,7 +816,7 @@ class _Check:
             if implicit and isinstance(cause, OSError) and not isinstance(
                     cause, aiosmtplib.SMTPServerDisconnected):
                 reason = getattr(cause, "reason", None) or str(cause) or type(cause).__name__
-                await self.tls_failed(started, f"TLS handshake failed: {reason}")
+                await self.tls_failed(started, reason)
             await self.closed_before_banner(started)
         except aiosmtplib.SMTPResponseException as exc:  # garbage instead of a greeting
             mode = await self.probe() if not implicit else None
@@ -832,7 +832,7 @@ class _Check:
 
         if implicit:
             self.tls_ok(started)
-            self.certificate_ok()
+            await self.certificate_ok()
             self.r.inferred_mode = "implicit"
         self.log.server(banner)
         first = banner.message.split("\n", 1)[0]
@@ -898,8 +898,9 @@ class _Check:
             "port belongs to another service: check the server's log and the port number.",
         ))
 
-    async def tls_failed(self, started: float, detail: str) -> NoReturn:
+    async def tls_failed(self, started: float, reason: str) -> NoReturn:
         """The handshake of implicit TLS failed for another reason than the certificate."""
+        detail = f"TLS handshake failed: {reason}"
         self.log.note(detail)
         mode = await self.probe()
         if mode in ("starttls", "plain"):
@@ -923,14 +924,14 @@ class _Check:
             ))
         self.fail("tls", started, detail, error(
             "smtp-tls-handshake-failed",
-            f"The TLS handshake with {self.where} failed: {detail}.",
+            f"The TLS handshake with {self.where} failed: {reason}.",
             "Check that the server's TLS setup is sound and supports TLS 1.2 or newer "
             "(old servers offering only TLS 1.0/1.1 are refused by current Python/OpenSSL).",
         ))
 
     # -- certificate ---------------------------------------------------------------------
 
-    def certificate_ok(self) -> None:
+    async def certificate_ok(self) -> None:
         assert self.smtp is not None
         started = time.perf_counter()
         ssl_object = self.smtp.get_transport_info("ssl_object")
@@ -953,7 +954,9 @@ class _Check:
                     "that automatic renewal runs and reloads the mail service).",
                 ))
         self.record("certificate", True, detail, started)
-        if self.s.ca_file and self.trusted_only_via_ca_file(cert):
+        private = bool(self.s.ca_file) and await asyncio.to_thread(
+            self.trusted_only_via_ca_file, cert)
+        if private:
             self.find(warning(
                 "smtp-certificate-private-ca",
                 f"The certificate is trusted here only because ca_file names its CA "
@@ -965,19 +968,22 @@ class _Check:
             ))
 
     def trusted_only_via_ca_file(self, cert: _CertInfo) -> bool:
-        """Is the certificate's issuer (or the certificate itself) one of ca_file's CAs?"""
+        """Is the certificate's CA (or the certificate itself) in ca_file but not in the
+        system store? (Matched by name; a store kept only as a directory reads as empty.)"""
+
+        def names(ctx: ssl.SSLContext) -> set[str]:
+            return {_CertInfo.from_peercert(ca).subject for ca in ctx.get_ca_certs()
+                    if isinstance(ca, dict)}
+
         try:
             own = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             own.load_verify_locations(cafile=self.s.ca_file)
-            cas = own.get_ca_certs()
+            in_ca_file = names(own)
+            in_system = names(ssl.create_default_context())
         except (OSError, ssl.SSLError, ValueError):
             return False
-        for ca in cas:
-            if isinstance(ca, dict):
-                name = _CertInfo.from_peercert(ca).subject
-                if name in (cert.issuer, cert.subject):
-                    return True
-        return False
+        wanted = {cert.issuer, cert.subject}
+        return bool(wanted & in_ca_file) and not wanted & in_system
 
     async def peek_certificate(self) -> _CertInfo | None:
         """Fetch the certificate without verifying it, for the details of a failure."""
@@ -1175,7 +1181,7 @@ class _Check:
         self.tls_ok(started)
         if diagnostic:
             self.r.steps[-1].detail += " (diagnostic: tls is false in the settings)"
-        self.certificate_ok()
+        await self.certificate_ok()
         await self.ehlo(after_tls=True)
 
     def unencrypted_warnings(self) -> None:
@@ -1376,7 +1382,8 @@ class _Check:
         self.log.client("DATA")
         self.log.client(f"<message body, {len(body)} bytes>")
         try:
-            response = await smtp.data(body, timeout=self.t)
+            async with asyncio.timeout(self.t):
+                response = await smtp.data(body, timeout=self.t)
         except aiosmtplib.SMTPDataError as exc:
             self.log.server(SMTPResponse(exc.code, exc.message))
             text = _reply_text(exc.code, exc.message)

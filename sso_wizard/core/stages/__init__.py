@@ -86,10 +86,7 @@ def status(instance: Instance, snapshot: Snapshot | None = None) -> dict[str, St
     snap = snapshot or Snapshot.read(instance)
     reports: dict[str, StageReport] = {}
     for name in STAGES:
-        try:
-            module = _module(name)
-        except ModuleNotFoundError:  # TEMP until register lands
-            continue
+        module = _module(name)
         findings: list[Finding] = list(module.inspect(snap))
         state: StageState = module.state(snap, findings)
         reports[name] = StageReport(name, state, findings)

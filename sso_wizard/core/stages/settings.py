@@ -135,7 +135,6 @@ def plan(builder: PlanBuilder, answers: Answers) -> None:
             continue
         if current == wanted:
             continue
-        op = "insert" if current is None else "update"
-        builder.add_row(RowChange(NAME, "setting", op, key,
+        builder.add_row(RowChange(NAME, "setting", "insert" if current is None else "update", key,
                                   None if current is None else {"key": key, "value": current},
                                   {"key": key, "value": wanted}))
