@@ -654,8 +654,41 @@ def test_anchors_fall_back_to_whole_file_editing() -> None:
     doc.set(("new",), {"k": "v"})
     assert doc.data["new"] == {"k": "v"}
     # editing the anchored value would also change the alias: refused, not silently wrong
-    with pytest.raises(ConfigFileError):
-        doc.set(("base", "x"), 5)
+    for path in [("base", "x"), ("other", "y"), ("base",)]:
+        with pytest.raises(ConfigFileError, match="anchor"):
+            doc.set(path, 5)
+    check(doc)
+
+
+def test_merge_keys() -> None:
+    doc = ConfigDocument.parse("base: &b\n  x: 1\nchild:\n  <<: *b\n  y: 2\n")
+    doc.set(("child", "x"), 3)  # overrides the merged value, base untouched
+    assert doc.data == {"base": {"x": 1}, "child": {"x": 3, "y": 2}}
+    assert doc.text == "base: &b\n  x: 1\nchild:\n  <<: *b\n  y: 2\n  x: 3\n"
+    doc2 = ConfigDocument.parse("base: &b\n  x: 1\nchild:\n  <<: *b\n  y: 2\n")
+    with pytest.raises(ConfigFileError, match="merge"):
+        doc2.delete(("child", "x"))
+    doc3 = ConfigDocument.parse("child:\n  <<: {x: 1}\n  y: 2\n")  # no alias: sections mode
+    doc3.set(("child", "z"), 3)
+    assert doc3.text == "child:\n  <<: {x: 1}\n  y: 2\n  z: 3\n"
+    doc3.delete(("child", "y"))
+    assert doc3.data == {"child": {"x": 1, "z": 3}}
+
+
+def test_duplicate_keys_last_one_wins() -> None:
+    doc = ConfigDocument.parse("debug: True\nx: 1\ndebug: False\n")
+    assert doc.data == {"debug": False, "x": 1}
+    doc.set(("debug",), True)
+    assert doc.text == "debug: True\nx: 1\ndebug: True\n"
+    check(doc)
+
+
+@pytest.mark.parametrize("text", ["a: 1\n...\n", "---\na: 1\n...\n", "---\n# only\n...\n"])
+def test_document_end_marker_stays_last(text: str) -> None:
+    doc = ConfigDocument.parse(text)
+    doc.set(("b",), 2)
+    assert doc.text.endswith("b: 2\n...\n")
+    assert doc.data["b"] == 2
     check(doc)
 
 
