@@ -299,5 +299,13 @@ def demo(ctx: click.Context, directory: str | None, force: bool) -> None:
     click.echo(f"  sso-wizard --config {sandbox.config} apply --yes {sandbox.answers}")
 
 
+def _add_network_commands() -> None:
+    from sso_wizard.cli_check import check, register_command
+    main.add_command(check)
+    main.add_command(register_command())
+
+
+_add_network_commands()
+
 if __name__ == "__main__":
     main()
