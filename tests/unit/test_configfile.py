@@ -855,6 +855,51 @@ def test_refuses_real_read_only_directory(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == ["config.yaml"]
 
 
+def _as_nobody(fn: Any) -> str:
+    """Run ``fn()`` in a forked child with uid/gid 65534; return what it reports."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        os.close(read)
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            result = fn()
+        except BaseException as exc:  # noqa: BLE001 - report anything to the parent
+            result = f"{type(exc).__name__}: {exc}"
+        os.write(write, str(result).encode())
+        os._exit(0)
+    os.close(write)
+    chunks = []
+    while chunk := os.read(read, 65536):
+        chunks.append(chunk)
+    os.close(read)
+    os.waitpid(pid, 0)
+    return b"".join(chunks).decode()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to an unprivileged user")
+@pytest.mark.parametrize("file_mode", [0o644, 0o666])
+def test_refuses_as_unprivileged_user(file_mode: int) -> None:
+    import shutil
+    import tempfile
+
+    # pytest's tmp_path sits under a 0700 directory the unprivileged user cannot enter
+    tmp_path = Path(tempfile.mkdtemp(prefix="sso-wizard-test-"))
+    tmp_path.chmod(0o755)
+    target = tmp_path / "config.yaml"
+    target.write_text(TEMPLATE)
+    target.chmod(file_mode)  # 0o666: the file is writable, only the directory is not
+    try:
+        result = _as_nobody(lambda: atomic_write(target, "debug: True\n"))
+        assert result.startswith("ConfigFileError: cannot write " + str(target)), result
+        assert "owner: root" in result and "Nothing was changed" in result
+        assert target.read_text() == TEMPLATE
+        assert os.listdir(tmp_path) == ["config.yaml"]
+    finally:
+        shutil.rmtree(tmp_path)
+
+
 def test_failure_mid_way_leaves_original_and_no_leftovers(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "config.yaml"
