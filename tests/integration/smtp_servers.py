@@ -125,10 +125,12 @@ def run_smtp_server(
     users: dict[str, str] | None = None,
     auth_require_tls: bool = True,
     require_starttls: bool = False,
+    **smtp_kwargs: Any,
 ) -> Iterator[SmtpServer]:
+    """aiosmtpd on 127.0.0.1:<ephemeral>; extra keywords go to aiosmtpd's SMTP class."""
     handler = handler or RecordingHandler()
     authenticator = PasswordAuthenticator(users) if users is not None else None
-    kwargs: dict[str, Any] = {"auth_require_tls": auth_require_tls}
+    kwargs: dict[str, Any] = {"auth_require_tls": auth_require_tls, **smtp_kwargs}
     if starttls is not None:
         kwargs["tls_context"] = starttls
         kwargs["require_starttls"] = require_starttls
@@ -299,6 +301,34 @@ def read_line(conn: socket.socket) -> bytes:
             break
         data += chunk
     return data
+
+
+def refuse_service(conn: socket.socket) -> None:
+    conn.sendall(b"554 5.7.1 No SMTP service here for you\r\n")
+    read_line(conn)
+
+
+def helo_only(conn: socket.socket) -> None:
+    """An old server: EHLO unknown, HELO fine, then QUIT."""
+    conn.sendall(b"220 old.test SMTP\r\n")
+    while line := read_line(conn):
+        verb = line.split(b" ", 1)[0].strip().upper()
+        if verb == b"EHLO":
+            conn.sendall(b"502 5.5.2 Command not recognized\r\n")
+        elif verb == b"HELO":
+            conn.sendall(b"250 old.test\r\n")
+        elif verb == b"QUIT":
+            conn.sendall(b"221 Bye\r\n")
+            return
+        else:
+            conn.sendall(b"502 5.5.2 Command not recognized\r\n")
+
+
+def greet_then_ignore(conn: socket.socket) -> None:
+    """Greets, then swallows every command without a reply until the client leaves."""
+    conn.sendall(b"220 mute.test ESMTP\r\n")
+    while read_line(conn):
+        pass
 
 
 def greet_then_hang_up_after_ehlo(conn: socket.socket) -> None:

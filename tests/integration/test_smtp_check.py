@@ -19,7 +19,10 @@ from smtp_servers import (
     RecordingHandler,
     SmtpServer,
     greet_then_hang_up_after_ehlo,
+    greet_then_ignore,
+    helo_only,
     make_pki,
+    refuse_service,
     refusing_port,
     run_smtp_server,
     scripted_server,
@@ -237,6 +240,23 @@ async def test_wrong_password(starttls_server: SmtpServer, ca_file: str) -> None
     assert starttls_server.handler.messages == []
 
 
+async def test_auth_login_is_redacted_too(ca: trustme.CA, ca_file: str) -> None:
+    with run_smtp_server(starttls=trustme_server_context(ca), users={USER: PASSWORD},
+                         auth_exclude_mechanism=["PLAIN"]) as server:
+        settings = starttls_settings(server, ca_file)
+        result = await check_smtp(settings, send_to=RECIPIENT)
+        assert result.ok, format_result(result, verbose=True)
+        assert len(server.handler.messages) == 1
+    transcript = result.transcript
+    login = transcript.index("C: AUTH LOGIN ****")
+    assert transcript[login + 1].startswith("S: 334")
+    assert transcript[login + 2] == "C: ****"
+    assert transcript[login + 3].startswith("S: 235")
+    auth = result.step("auth")
+    assert auth is not None and "with LOGIN" in auth.detail
+    assert_no_secret(result, settings)
+
+
 # ---------------------------------------------------------------------------------------------
 # certificates
 
@@ -297,6 +317,28 @@ async def test_expired_certificate(tmp_path: Path) -> None:
     expired_on = (now - dt.timedelta(days=30)).strftime("%Y-%m-%d")
     assert expired_on in result.findings[0].message
     assert "days ago" in result.findings[0].message
+
+
+async def test_certificate_not_yet_valid(tmp_path: Path) -> None:
+    now = dt.datetime.now(dt.UTC)
+    pki = make_pki(tmp_path, not_before=now + dt.timedelta(days=2),
+                   not_after=now + dt.timedelta(days=90))
+    with run_smtp_server(starttls=pki.server_context) as server:
+        result = await check_smtp(SmtpSettings(host=LOOPBACK, port=server.port, tls=True,
+                                               sender=SENDER, ca_file=pki.ca_file, timeout=5.0))
+    assert error_codes(result) == ["smtp-certificate-not-yet-valid"]
+    assert "clock" in result.findings[-1].fix
+
+
+async def test_certificate_expiring_soon_is_a_warning(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path, not_after=dt.datetime.now(dt.UTC) + dt.timedelta(days=5, hours=1))
+    with run_smtp_server(starttls=pki.server_context) as server:
+        result = await check_smtp(SmtpSettings(host=LOOPBACK, port=server.port, tls=True,
+                                               sender=SENDER, ca_file=pki.ca_file, timeout=5.0))
+    assert result.ok
+    assert "smtp-certificate-expires-soon" in result.codes()
+    cert = result.step("certificate")
+    assert cert is not None and "(5 days left)" in cert.detail
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,6 +422,47 @@ async def test_connection_dropped_mid_dialogue() -> None:
     ehlo = result.step("ehlo")
     assert ehlo is not None and ehlo.ok is False
     assert "-- connection closed by the server --" in result.transcript
+
+
+async def test_server_that_refuses_service() -> None:
+    with scripted_server(refuse_service) as port:
+        result = await check_smtp(SmtpSettings(host=LOOPBACK, port=port, sender=SENDER,
+                                               timeout=2.0))
+    assert error_codes(result) == ["smtp-banner-refused"]
+    assert "554" in result.findings[0].message
+    assert "S: 554 5.7.1 No SMTP service here for you" in result.transcript
+
+
+async def test_helo_only_server_cannot_do_starttls() -> None:
+    with scripted_server(helo_only) as port:
+        result = await check_smtp(SmtpSettings(host=LOOPBACK, port=port, tls=True,
+                                               sender=SENDER, timeout=2.0))
+    ehlo = result.step("ehlo")
+    assert ehlo is not None and ehlo.ok and "HELO accepted" in ehlo.detail
+    assert error_codes(result) == ["smtp-starttls-not-offered"]
+    quit_step = result.step("quit")
+    assert quit_step is not None and quit_step.ok
+
+
+async def test_server_that_stops_answering_after_the_greeting() -> None:
+    with scripted_server(greet_then_ignore) as port:
+        started = time.perf_counter()
+        result = await check_smtp(SmtpSettings(host=LOOPBACK, port=port, sender=SENDER,
+                                               timeout=0.3))
+        elapsed = time.perf_counter() - started
+    assert error_codes(result) == ["smtp-no-reply"]
+    assert "EHLO" in result.findings[0].message
+    assert elapsed < 2.0
+
+
+async def test_implicit_tls_to_a_silent_port_is_bounded() -> None:
+    with silent_port() as port:
+        started = time.perf_counter()
+        result = await check_smtp(SmtpSettings(host=LOOPBACK, port=port, ssl=True,
+                                               sender=SENDER, timeout=0.3))
+        elapsed = time.perf_counter() - started
+    assert error_codes(result) == ["smtp-tls-handshake-failed"]
+    assert elapsed < 2.0
 
 
 async def test_cancellation_propagates_and_is_prompt() -> None:

@@ -424,6 +424,7 @@ async def probe_mode(host: str, port: int, timeout: float) -> Mode | None:  # no
         pass
     else:
         writer.transport.abort()
+        await asyncio.sleep(0)  # let the aborted transport release its socket
         return "implicit"
 
     try:
@@ -447,6 +448,7 @@ async def probe_mode(host: str, port: int, timeout: float) -> Mode | None:  # no
         return None
     finally:
         writer.close()
+        await asyncio.sleep(0)  # let the transport release its socket
 
 
 # --------------------------------------------------------------------------------------------
@@ -559,6 +561,7 @@ class _Check:
         finally:
             if self.smtp is not None:
                 self.smtp.close()
+        await asyncio.sleep(0)  # let the transport finish closing: the socket is gone on return
         self.finish()
         return self.r
 
