@@ -581,6 +581,19 @@ async def test_format_result_and_json(starttls_server: SmtpServer, ca_file: str)
     json.dumps(data)
 
 
+async def test_unreadable_ca_file(plain_server: SmtpServer, tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope.pem")
+    result = await check_smtp(SmtpSettings(host=LOOPBACK, port=plain_server.port, tls=True,
+                                           sender=SENDER, ca_file=missing))
+    assert error_codes(result) == ["smtp-ca-file-invalid"]
+    assert all(s.ok is None for s in result.steps)
+
+
+def test_timeout_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        SmtpSettings(host="smtp.example.com", timeout=0)
+
+
 def test_password_is_not_in_repr() -> None:
     settings = SmtpSettings(host="smtp.example.com", password=PASSWORD)
     assert PASSWORD not in repr(settings)

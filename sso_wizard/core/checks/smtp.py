@@ -85,6 +85,10 @@ class SmtpSettings:
     ca_file: str | None = None  # admin-supplied CA bundle to trust (on top of the system store)
     timeout: float = 10.0  # per step, seconds
 
+    def __post_init__(self) -> None:
+        if not self.timeout > 0:  # also rejects NaN
+            raise ValueError("timeout must be a positive number of seconds")
+
 
 @dataclass
 class SmtpStep:
@@ -224,6 +228,17 @@ def _reply_text(code: int, message: str) -> str:
 def _close_socket_if_open(sock: socket.socket) -> None:
     if sock.fileno() != -1:
         sock.close()
+
+
+def _ca_names(ctx: ssl.SSLContext) -> frozenset[str]:
+    return frozenset(_CertInfo.from_peercert(ca).subject for ca in ctx.get_ca_certs()
+                     if isinstance(ca, dict))
+
+
+@functools.cache
+def _system_ca_names() -> frozenset[str]:
+    """Names of the CAs in the system store (loaded once per process: it takes ~20 ms)."""
+    return _ca_names(ssl.create_default_context())
 
 
 @dataclass
@@ -819,6 +834,9 @@ class _Check:
             if implicit and isinstance(cause, OSError) and not isinstance(
                     cause, aiosmtplib.SMTPServerDisconnected):
                 reason = getattr(cause, "reason", None) or str(cause) or type(cause).__name__
+                if reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE",
+                              "PACKET_LENGTH_TOO_LONG"):
+                    reason = f"the server answered in plain text, not TLS ({reason})"
                 await self.tls_failed(started, reason)
             await self.closed_before_banner(started)
         except aiosmtplib.SMTPResponseException as exc:  # garbage instead of a greeting
@@ -974,15 +992,11 @@ class _Check:
         """Is the certificate's CA (or the certificate itself) in ca_file but not in the
         system store? (Matched by name; a store kept only as a directory reads as empty.)"""
 
-        def names(ctx: ssl.SSLContext) -> set[str]:
-            return {_CertInfo.from_peercert(ca).subject for ca in ctx.get_ca_certs()
-                    if isinstance(ca, dict)}
-
         try:
             own = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             own.load_verify_locations(cafile=self.s.ca_file)
-            in_ca_file = names(own)
-            in_system = names(ssl.create_default_context())
+            in_ca_file = _ca_names(own)
+            in_system = _system_ca_names()
         except (OSError, ssl.SSLError, ValueError):
             return False
         wanted = {cert.issuer, cert.subject}
