@@ -103,7 +103,11 @@ class Answers:
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
             where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-            raise AnswersError([f"{where}{exc.problem or exc}"], source) from None
+            context = ""
+            if exc.context and exc.context_mark is not None:
+                cm = exc.context_mark
+                context = f" ({exc.context} at line {cm.line + 1}, column {cm.column + 1})"
+            raise AnswersError([f"{where}{exc.problem or exc}{context}"], source) from None
         except yaml.YAMLError as exc:
             raise AnswersError([f"not valid YAML ({exc})"], source) from None
         if data is None:
