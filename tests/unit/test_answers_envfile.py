@@ -38,7 +38,8 @@ def test_all_problems_reported_with_paths():
 
 
 def test_yaml_error_has_line_and_column():
-    with pytest.raises(AnswersError, match=r"a\.yaml: line 3, column 1: .*flow mapping at line 2, column 9"):
+    pattern = r"a\.yaml: line 3, column 1: .*flow mapping at line 2, column 9"
+    with pytest.raises(AnswersError, match=pattern):
         Answers.parse("site_url: https://x.example.com\napps: [ {provider: github\n",
                       source="a.yaml")
 
