@@ -58,7 +58,8 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]},
+             invoke_without_command=True)
 @click.version_option(__version__, prog_name="sso-wizard")
 @click.option("--config", "config_path", metavar="PATH", envvar="SSO_WIZARD_CONFIG",
               help="InvenTree's config.yaml (default: INVENTREE_CONFIG_FILE, then InvenTree's "
@@ -73,8 +74,28 @@ def main(ctx: click.Context, config_path: str | None, env_file: str | None,
     """Set up single sign-on for a self-hosted InvenTree server, and prove it works.
 
     Stages, in order: backends, register, credentials, callback, settings, email, check.
+    Without a command, the guided terminal UI starts (on a terminal).
     """
     ctx.obj = {"config": config_path, "env_file": env_file, "db_url": db_url}
+    if ctx.invoked_subcommand is None:
+        if on_terminal():
+            ctx.invoke(tui)
+        else:
+            click.echo(ctx.get_help())
+
+
+def on_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+@main.command()
+@click.option("--stage", type=click.Choice(STAGE_NAMES), help="Open this stage directly.")
+@click.pass_context
+def tui(ctx: click.Context, stage: str | None = None) -> None:
+    """The guided terminal UI (the default on a terminal)."""
+    from sso_wizard.tui.app import run_tui
+    o = ctx.obj
+    sys.exit(run_tui(o["config"], env_file=o["env_file"], db_url=o["db_url"], start_stage=stage))
 
 
 def load_instance(ctx: click.Context) -> Any:
@@ -277,10 +298,14 @@ def callback(ctx: click.Context, slug: str | None, registered: str | None) -> No
 @main.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @click.option("--force", is_flag=True, help="Recreate the sandbox if it exists.")
+@click.option("--no-tui", is_flag=True, help="Only print the status, even on a terminal.")
 @click.pass_context
 @friendly_errors
-def demo(ctx: click.Context, directory: str | None, force: bool) -> None:
-    """Create a sandbox InvenTree install (config + SQLite DB) and show its status."""
+def demo(ctx: click.Context, directory: str | None, force: bool, no_tui: bool) -> None:
+    """Create a sandbox InvenTree install (config + SQLite DB) and open the wizard on it.
+
+    Without a terminal (or with --no-tui) it prints the sandbox's status instead.
+    """
     from pathlib import Path
 
     from sso_wizard.core.demo import create_demo, default_demo_dir
@@ -292,6 +317,9 @@ def demo(ctx: click.Context, directory: str | None, force: bool) -> None:
     click.echo(f"  answers:  {sandbox.answers} (an example answers file)")
     click.echo("")
     ctx.obj["config"] = str(sandbox.config)
+    if on_terminal() and not no_tui:
+        ctx.invoke(tui)
+        return
     ctx.invoke(status)
     click.echo("")
     click.echo("Next: see the plan for the example answers, then apply it:")
