@@ -136,8 +136,7 @@ class Plan:
             assert self.instance.env_file is not None
             out.append(f"Env file {self.instance.env_file.path}:")
             for e in self.env_edits:
-                old = mask_secret(e.old) if e.secret and e.old else e.old
-                new = mask_secret(e.new) if e.secret and e.new else e.new
+                old, new = _show_env(e.old, e.secret), _show_env(e.new, e.secret)
                 if e.new is None:
                     out.append(f"- {e.name} (was {old!r})")
                 elif e.old is None:
@@ -169,6 +168,22 @@ class Plan:
         return [line.rstrip("\n") for line in difflib.unified_diff(
             base.text.splitlines(keepends=True), shown.text.splitlines(keepends=True),
             fromfile=name, tofile=f"{name} (planned)", n=2)]
+
+
+def _show_env(value: str | None, secret: bool) -> str | None:
+    """An env value for display: secrets masked, also inside JSON (social_providers APP)."""
+    if value is None or value == "":
+        return value
+    if secret:
+        return mask_secret(value)
+    if value.lstrip().startswith("{"):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        if isinstance(parsed, dict):
+            return json.dumps(_mask_value((), parsed), separators=(",", ":"))
+    return value
 
 
 def _secret_paths(data: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -192,3 +192,15 @@ def test_lower_case_database_keys(tmp_path):
     assert url.host == "127.0.0.1" and url.database == "inv" and url.password == "p@ss:w"
     assert url.drivername == "postgresql+psycopg"
     assert "p@ss" not in sa.URL.render_as_string(url, hide_password=True)
+
+
+def test_env_json_secrets_masked_in_plan(tmp_path, db_url):
+    env, _ = make_docker_install(tmp_path, db_url)
+    providers = {"gitlab": {"APP": {"client_id": "c", "secret": "json-s3cret"}}}
+    env.write_text(env.read_text() + f"INVENTREE_SOCIAL_PROVIDERS='{json.dumps(providers)}'\n")
+    inst = Instance.load(None, env_file=env, environ={})
+    plan = plan_answers(inst, Answers.parse("provider_settings: {gitlab: {GITLAB_URL: "
+                                            "'https://git.example.com'}}\n"))
+    shown = plan.render()
+    assert "INVENTREE_SOCIAL_PROVIDERS" in shown and "GITLAB_URL" in shown
+    assert "json-s3cret" not in shown
