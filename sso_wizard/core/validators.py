@@ -53,7 +53,8 @@ def site_url_problem(value: object) -> str | None:
 
 
 def mail_restriction_problem(value: object) -> str | None:
-    """Validate LOGIN_SIGNUP_MAIL_RESTRICTION exactly as InvenTree does."""
+    """Validate LOGIN_SIGNUP_MAIL_RESTRICTION as InvenTree does, and refuse upper case, which
+    InvenTree stores but can never match."""
     if value in (None, ""):
         return None
     if not isinstance(value, str):
@@ -65,6 +66,11 @@ def mail_restriction_problem(value: object) -> str | None:
             hint = " (no spaces around commas)" if domain != domain.strip() else ""
             return (f"invalid domain {domain!r}{hint}: each entry must look like @example.com, "
                     "comma-separated")
+        if domain != domain.lower():
+            # InvenTree's own rule allows it, but allauth lower-cases every address before
+            # InvenTree compares domains exactly: nobody could ever match it.
+            return (f"write {domain!r} in lower case ({domain.lower()}): allauth lower-cases "
+                    "addresses before InvenTree compares them, so it would refuse everyone")
     return None
 
 

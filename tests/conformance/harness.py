@@ -154,6 +154,14 @@ def run_site(config: Path, sock: socket.socket, *, startup_timeout: float = 30
 # -- the browser ----------------------------------------------------------------------------
 
 
+class LoginFailed(AssertionError):
+    """A hop of the round trip failed: `step` is redirect, authorize or callback."""
+
+    def __init__(self, step: str, status: int | None, detail: str) -> None:
+        self.step, self.status, self.detail = step, status, detail
+        super().__init__(f"{step} failed ({status}): {detail}")
+
+
 @dataclass
 class LoginResult:
     """Where one login round trip ended."""
@@ -162,6 +170,13 @@ class LoginResult:
     session: dict[str, Any]  # GET /api/auth/v1/auth/session (status + body)
     authorize_url: str = ""
     redirect_uri: str = ""
+    signup: dict[str, Any] | None = None  # the provider sign-up form's answer, when sent
+
+    @property
+    def pending_signup(self) -> bool:
+        """allauth holds the sign-in for a sign-up form (auto sign-up was not possible)."""
+        flows = self.session.get("data", {}).get("flows", [])
+        return any(f.get("id") == "provider_signup" and f.get("is_pending") for f in flows)
 
     @property
     def error(self) -> str | None:
@@ -176,7 +191,8 @@ class LoginResult:
         return user
 
 
-def sign_in(site_url: str, provider_slug: str, sub: str, *, timeout: float = 15) -> LoginResult:
+def sign_in(site_url: str, provider_slug: str, sub: str, *, timeout: float = 15,
+            signup_form: dict[str, str] | None = None) -> LoginResult:
     """Sign in through the 1.x UI's flow, playing the browser with httpx (no redirects followed
     automatically: every hop is checked).
 
@@ -184,36 +200,57 @@ def sign_in(site_url: str, provider_slug: str, sub: str, *, timeout: float = 15)
     2. form POST /api/auth/v1/auth/provider/redirect -> 302 to the provider's authorize URL;
     3. at oidc-provider-mock: GET the consent form, POST sub=<sub> -> 302 back with code and state;
     4. GET /accounts/<slug>/login/callback/?code=…&state=… -> 302 to /web/logged-in[?error=…];
-    5. GET /api/auth/v1/auth/session: 200 with the user when signed in.
+    5. GET /api/auth/v1/auth/session: 200 with the user when signed in;
+    6. with `signup_form`, when allauth asks for a sign-up form (auto sign-up off), fill it in:
+       POST /api/auth/v1/auth/provider/signup, then read the session again.
     """
     with httpx.Client(timeout=timeout, follow_redirects=False) as browser:
-        first = browser.get(f"{site_url}/api/auth/v1/auth/session")
-        assert first.status_code == 401, first.text
-        token = browser.cookies.get("csrftoken")
-        assert token, "the site set no csrftoken cookie"
-        start = browser.post(f"{site_url}/api/auth/v1/auth/provider/redirect", data={
-            "provider": provider_slug, "callback_url": f"{site_url}/web/logged-in",
-            "process": "login", "csrfmiddlewaretoken": token})
-        if start.status_code != 302:
-            raise AssertionError(f"provider redirect answered {start.status_code}: "
-                                 f"{start.text[:500]}")
-        authorize_url = start.headers["location"]
+        authorize_url = start_login(browser, site_url, provider_slug)
         query = parse_qs(urlsplit(authorize_url).query)
         redirect_uri = query.get("redirect_uri", [""])[0]
-        form = browser.get(authorize_url)
+        try:
+            form = browser.get(authorize_url)
+        except httpx.HTTPError as exc:
+            raise LoginFailed("authorize", None, f"the site sent the browser to "
+                              f"{authorize_url}, which cannot be reached ({exc})") from exc
         if form.status_code != 200:
-            raise AssertionError(f"the provider refused the authorize request "
-                                 f"({form.status_code}): {_text(form.text)}")
+            raise LoginFailed("authorize", form.status_code, _text(form.text))
         back = browser.post(authorize_url, data={"sub": sub})
-        assert back.status_code == 302, f"provider answered {back.status_code}: {back.text[:300]}"
+        if back.status_code != 302:
+            raise LoginFailed("authorize", back.status_code, _text(back.text))
         callback = back.headers["location"]
         done = browser.get(callback)
         if done.status_code != 302:
-            raise AssertionError(f"callback answered {done.status_code}: {done.text[:500]}")
+            raise LoginFailed("callback", done.status_code, _text(done.text))
         landed = done.headers["location"]
         session = browser.get(f"{site_url}/api/auth/v1/auth/session")
-        return LoginResult(landed=landed, session=session.json(), authorize_url=authorize_url,
-                           redirect_uri=redirect_uri)
+        result = LoginResult(landed=landed, session=session.json(), authorize_url=authorize_url,
+                             redirect_uri=redirect_uri)
+        if signup_form is not None and result.pending_signup:
+            sent = browser.post(f"{site_url}/api/auth/v1/auth/provider/signup", json=signup_form,
+                                headers={"X-CSRFToken": browser.cookies.get("csrftoken") or ""})
+            result.signup = {"status": sent.status_code, **sent.json()}
+            result.session = browser.get(f"{site_url}/api/auth/v1/auth/session").json()
+        return result
+
+
+def start_login(browser: httpx.Client, site_url: str, provider_slug: str) -> str:
+    """Steps 1–2 of `sign_in`: where the site sends the browser to authorize."""
+    first = browser.get(f"{site_url}/api/auth/v1/auth/session")
+    assert first.status_code == 401, first.text
+    token = browser.cookies.get("csrftoken")
+    assert token, "the site set no csrftoken cookie"
+    start = browser.post(f"{site_url}/api/auth/v1/auth/provider/redirect", data={
+        "provider": provider_slug, "callback_url": f"{site_url}/web/logged-in",
+        "process": "login", "csrfmiddlewaretoken": token})
+    if start.status_code != 302:
+        raise LoginFailed("redirect", start.status_code, _text(start.text))
+    return str(start.headers["location"])
+
+
+def where_login_goes(site_url: str, provider_slug: str) -> str:
+    with httpx.Client(timeout=10, follow_redirects=False) as browser:
+        return start_login(browser, site_url, provider_slug)
 
 
 def _text(html: str) -> str:

@@ -101,6 +101,15 @@ def inspect(snap: Snapshot) -> list[Finding]:
             f"{origin} is not in trusted_origins ({', '.join(origins)}). InvenTree 1.x adds "
             "site_url itself; older versions refuse the login form's CSRF check.",
             f"Add {origin} to trusted_origins."))
+    if inst.multi_site and snap.schema is not None and not snap.schema.has_sites:
+        findings.append(error(
+            "sites-tables-missing",
+            "Multi-site is on (site_multi), but the database has no django_site tables: "
+            "allauth looks SSO apps up per site and fails until InvenTree's migrations make "
+            "them.",
+            "Run `invoke migrate` (Docker: `docker compose run --rm inventree-server invoke "
+            "migrate`), then apply the apps again so the wizard links them to the site; or turn "
+            "site_multi off."))
     if inst.multi_site and snap.sites:
         site_id = int(inst.value("site_id") or 1)
         domain = snap.sites.get(site_id)

@@ -39,6 +39,25 @@ def config_defined_apps(snap_or_instance: Any, provider: str) -> list[str]:
     return [k for k in ("APP", "APPS") if conf.get(k)]
 
 
+def slug_collision(slug: str) -> Finding:
+    """An OpenID Connect app whose slug is the id of another loaded allauth provider.
+
+    allauth routes /accounts/<slug>/… to the built-in provider first (the OIDC patterns come
+    last), and looks the app up by provider *or* provider_id: the login goes to the other
+    provider (proven in tests/conformance)."""
+    return error(
+        "oidc-slug-collision",
+        f"The OpenID Connect app {slug!r} has the same slug as allauth's own {slug!r} provider, "
+        f"which social_backends loads: allauth sends /accounts/{slug}/… and the login to that "
+        "provider, not to this app.",
+        f"Give the OpenID Connect app another provider_id (e.g. {slug}-oidc), register the new "
+        f"callback URL at the provider, or remove {backends.PREFIX}{slug} from social_backends.")
+
+
+def oidc_slug_clashes(slug: str, loaded: set[str]) -> bool:
+    return slug != OIDC and slug in loaded
+
+
 def inspect(snap: Snapshot) -> list[Finding]:
     findings: list[Finding] = []
     if not snap.db_ok:
@@ -83,6 +102,8 @@ def inspect(snap: Snapshot) -> list[Finding]:
                 "secret *value*: Microsoft answers invalid_client (AADSTS7000215).",
                 "In Entra ID > App registrations > Certificates & secrets, copy the Value "
                 "column (shown only once; create a new secret if it is hidden)."))
+        if app.provider == OIDC and oidc_slug_clashes(app.provider_id, inst.backend_ids()):
+            findings.append(slug_collision(app.provider_id))
         if app.provider == OIDC:
             server_url = str(app.settings.get("server_url") or "")
             if not server_url:
@@ -147,8 +168,15 @@ def plan(builder: PlanBuilder, answers: Answers) -> None:
         return
     # An app needs its backend loaded: `--only credentials` still writes it.
     backends.ensure_backends(builder, NAME, [a.provider for a in answers.apps if not a.remove])
+    loaded = {backends.backend_id(e) for e in backends.current_backends(builder) if e.strip()}
     rows = builder.apps()
     inst = builder.instance
+    answered = {(a.provider, a.slug) for a in answers.apps}
+    for r in rows:  # a stored OIDC app that a backend added by this plan would shadow
+        if (r.provider == OIDC and (OIDC, r.slug) not in answered
+                and oidc_slug_clashes(r.slug, loaded) and r.slug not in inst.backend_ids()):
+            clash = slug_collision(r.slug)
+            builder.findings.append(error(clash.code, f"stored app: {clash.message}", clash.fix))
     schema = builder.schema
     link_sites = inst.multi_site and schema.has_sites
     site_id = int(inst.value("site_id") or 1)
@@ -178,6 +206,10 @@ def plan(builder: PlanBuilder, answers: Answers) -> None:
                 "config; with both, allauth raises MultipleObjectsReturned.",
                 f"Add provider_settings: {{{answer.provider}: {{{key}: null}}}} to the answers "
                 "to remove the config copy."))
+        if answer.provider == OIDC and oidc_slug_clashes(answer.slug, loaded):
+            clash = slug_collision(answer.slug)
+            builder.findings.append(error(clash.code, f"{where}: {clash.message}", clash.fix))
+            continue
         values = _row_values(row, answer)
         if row is None:
             missing = [f for f in ("client_id", "secret") if not values[f]]

@@ -74,6 +74,17 @@ def inspect(snap: Snapshot) -> list[Finding]:
         findings.append(error("mail-restriction-invalid",
                               f"LOGIN_SIGNUP_MAIL_RESTRICTION {restriction!r}: {problem}.",
                               "Write it like @example.com,@example.org"))
+    elif restriction and sso_reg and snap.setting_bool("LOGIN_SIGNUP_SSO_AUTO", True):
+        # Proven against allauth 65 + InvenTree's adapters (tests/conformance): the refused
+        # address is dropped during allauth's email clean-up and auto sign-up goes on without it.
+        findings.append(warning(
+            "mail-restriction-sso-auto",
+            "LOGIN_SIGNUP_MAIL_RESTRICTION does not keep other domains out of SSO sign-up "
+            "while LOGIN_SIGNUP_SSO_AUTO is on: InvenTree refuses the address, but allauth then "
+            "signs the person up anyway, with no email address.",
+            "Limit who can sign in at the provider (Google Workspace domain, Entra tenant, "
+            "Keycloak realm), or set LOGIN_SIGNUP_SSO_AUTO: false so the sign-up form checks "
+            "the domain."))
     if snap.setting_bool("LOGIN_ENABLE_SSO_GROUP_SYNC", False):
         raw_map = snap.setting("SSO_GROUP_MAP", "{}")
         try:

@@ -42,4 +42,14 @@ def adapter_apps(request: HttpRequest) -> JsonResponse:
             lookups[slug] = {"client_id": app.client_id}
         except Exception as exc:  # noqa: BLE001
             lookups[slug] = {"error": type(exc).__name__}
-    return JsonResponse({"apps": apps, "providers": providers, "get_app": lookups})
+    from allauth import app_settings as allauth_settings
+    from django.conf import settings
+    return JsonResponse({
+        "apps": apps, "providers": providers, "get_app": lookups,
+        "socialaccount_providers": settings.SOCIALACCOUNT_PROVIDERS,
+        "provider_apps": [a for a in settings.INSTALLED_APPS
+                          if a.startswith("allauth.socialaccount.providers.")],
+        "sites_enabled": allauth_settings.SITES_ENABLED,
+        "site_id": getattr(settings, "SITE_ID", None),
+        "default_http_protocol": settings.ACCOUNT_DEFAULT_HTTP_PROTOCOL,
+    })
