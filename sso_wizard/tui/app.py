@@ -33,6 +33,8 @@ class WizardChoices:
     provider: str | None = None  # the provider being registered / given credentials now
     site_url: str = ""  # typed on the register screen, offered again on the callback screen
     slugs: dict[str, str] = field(default_factory=dict)  # OIDC provider_id per catalogue id
+    #: non-secret provider settings typed on the register screen (server_url, tenant, ...)
+    settings: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 class SsoWizardApp(App[int]):
@@ -140,6 +142,12 @@ class SsoWizardApp(App[int]):
             return
         from sso_wizard.tui.screens import stage_screen
         self.push_screen(stage_screen(stage))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "summary":
+            from sso_wizard.tui.screens.summary import SummaryScreen
+            return not isinstance(self.screen, SummaryScreen)
+        return True
 
     def action_summary(self) -> None:
         """Pop every step screen, back to the summary."""

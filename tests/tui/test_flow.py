@@ -450,3 +450,21 @@ async def test_unreadable_install_is_shown_not_a_crash(tmp_path: Path) -> None:
         await settle(pilot)
         assert isinstance(app.screen, SummaryScreen)
     assert app.return_code in (None, 0)
+
+
+async def test_register_settings_fill_the_guide_and_the_credentials(make_app: MakeApp) -> None:
+    app = make_app(start_stage="register")
+    app.choices.providers = ["keycloak"]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "<SERVER_ORIGIN>" in text_of(pilot, "#guide")
+        await paste_into(pilot, "#setting-server-url", "https://sso.example.com/realms/main")
+        guide = text_of(pilot, "#guide")
+        assert "<SERVER_ORIGIN>" not in guide and "https://sso.example.com" in guide
+        await paste_into(pilot, "#site-url", "https://inventree.example.com")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert isinstance(app.screen, CredentialsScreen)
+        assert app.screen.query_one("#app-server-url", Input).value == (
+            "https://sso.example.com/realms/main")
+        assert app.screen.query_one("#app-slug", Input).value == "keycloak"

@@ -76,6 +76,12 @@ class CredentialsScreen(StepScreen):
         yield Static("", id="app-state")
         yield Vertical(*self._fields(get_provider(current)), id="app-fields")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "check_issuer":
+            found = self.query("#provider")
+            return bool(found) and self.provider().is_oidc
+        return super().check_action(action, parameters)
+
     # -- which app ---------------------------------------------------------------------------
 
     def provider(self) -> Provider:
@@ -138,8 +144,11 @@ class CredentialsScreen(StepScreen):
         if spec.name in COLUMNS:
             stored = getattr(row, spec.name) if row else ""
             rules.append(validators.max_length(SOCIALAPP_LIMITS[spec.name]))
-        else:
-            stored = str(row.settings.get(spec.name, "")) if row else ""
+        elif row is not None:
+            stored = str(row.settings.get(spec.name, ""))
+        else:  # typed on the register screen
+            provider_id = self.wizard.choices.provider or ""
+            stored = self.wizard.choices.settings.get(provider_id, {}).get(spec.name, "")
         if spec.secret:
             rules.append(validators.secret_text())
             placeholder = ("stored: leave empty to keep it" if row and stored
@@ -183,6 +192,7 @@ class CredentialsScreen(StepScreen):
         container = self.query_one("#app-fields", Vertical)
         await container.remove_children()
         await container.mount_all(self._fields(provider))
+        self.refresh_bindings()
         if not self.wizard.cursor_blink:
             for control in container.query(Input):
                 control.cursor_blink = False

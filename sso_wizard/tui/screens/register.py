@@ -55,6 +55,7 @@ class RegisterScreen(StepScreen):
                         hint="OpenID Connect apps: the callback is /accounts/<slug>/login/"
                              "callback/, so the slug must not change after registering.",
                         id="field-slug")
+        yield Vertical(*self._setting_fields(get_provider(current)), id="provider-settings")
         with Vertical(id="callback-box"):
             yield Label("Callback (redirect) URL to register", classes="section-title")
             yield Static("", id="callback-url", markup=False)
@@ -64,6 +65,27 @@ class RegisterScreen(StepScreen):
 
     def on_mount(self) -> None:
         self._update_guide()
+
+    def _setting_fields(self, provider: Provider) -> list[FormField]:
+        """Inputs for the provider's non-secret settings the steps mention (server_url, …)."""
+        known = self.wizard.choices.settings.get(provider.id, {})
+        fields = []
+        for spec in provider.extra_settings:
+            if spec.secret or spec.name == "token_auth_method":
+                continue
+            rules = [validators.url()] if spec.name.endswith("_url") else []
+            fields.append(FormField(
+                spec.label, Input(known.get(spec.name, ""), placeholder=spec.default,
+                                  validators=rules, id=f"setting-{spec.name.replace('_', '-')}",
+                                  classes="provider-setting", name=spec.name),
+                hint=spec.help + " Fills in the steps below; written in the next stage.",
+                id=f"field-setting-{spec.name.replace('_', '-')}"))
+        return fields
+
+    def provider_settings(self) -> dict[str, str]:
+        return {control.name: control.value.strip() for control in
+                self.query(".provider-setting").results(Input)
+                if control.name and control.value.strip()}
 
     # -- state ------------------------------------------------------------------------------
 
@@ -90,10 +112,21 @@ class RegisterScreen(StepScreen):
     # -- events -----------------------------------------------------------------------------
 
     @on(Select.Changed, "#provider")
-    def _provider_changed(self) -> None:
+    async def _provider_changed(self) -> None:
         provider = self.provider()
         self.wizard.choices.provider = provider.id
         self.query_one("#slug", Input).value = self._slug_for(provider)
+        container = self.query_one("#provider-settings", Vertical)
+        await container.remove_children()
+        await container.mount_all(self._setting_fields(provider))
+        if not self.wizard.cursor_blink:
+            for control in container.query(Input):
+                control.cursor_blink = False
+        self._update_guide()
+
+    @on(Input.Changed, ".provider-setting")
+    def _setting_changed(self) -> None:
+        self.wizard.choices.settings[self.provider().id] = self.provider_settings()
         self._update_guide()
 
     @on(Input.Changed, "#site-url")
@@ -116,7 +149,10 @@ class RegisterScreen(StepScreen):
         homepage = site if not core_validators.site_url_problem(site) else SITE_PLACEHOLDER
         callback = self.callback()
         self.query_one("#callback-url", Static).update(callback)
-        guide = register_instructions(provider, callback_url=callback, homepage_url=homepage)
+        settings = {k: v for k, v in self.provider_settings().items()
+                    if not core_validators.url_problem(v) or not k.endswith("_url")}
+        guide = register_instructions(provider, callback_url=callback, homepage_url=homepage,
+                                      settings=settings)
         self.query_one("#guide", Static).update("\n".join(guide.to_text()))
 
     @on(Button.Pressed, "#copy-callback")

@@ -18,7 +18,7 @@ from sso_wizard.tui.widgets import FormField
 #: (setting key, checkbox id, label)
 SWITCHES = (
     ("LOGIN_ENABLE_SSO", "login-enable-sso",
-     "Enable SSO (LOGIN_ENABLE_SSO; InvenTree 0.16/0.17 need it, 1.x ignores it)"),
+     "Enable SSO (LOGIN_ENABLE_SSO; only InvenTree 0.16/0.17 read it)"),
     ("LOGIN_ENABLE_SSO_REG", "login-enable-sso-reg",
      "Let new people sign up through SSO (LOGIN_ENABLE_SSO_REG; needs email)"),
     ("LOGIN_SIGNUP_SSO_AUTO", "login-signup-sso-auto",

@@ -18,7 +18,7 @@ from sso_wizard.tui.messages import UndoFinished
 from sso_wizard.tui.screens.base import WizardScreen, describe_error
 from sso_wizard.tui.screens.confirm import ConfirmScreen
 from sso_wizard.tui.widgets import FindingsView
-from sso_wizard.tui.widgets.progress import STYLE, SYMBOL, TITLES
+from sso_wizard.tui.widgets.progress import ABOUT, STYLE, SYMBOL, TITLES
 
 if TYPE_CHECKING:
     from sso_wizard.core.instance import Instance
@@ -84,6 +84,7 @@ class SummaryScreen(WizardScreen):
                                for i, name in enumerate(STAGES, 1)], id="stage-list")
             with VerticalScroll(id="stage-detail"):
                 yield Label("", id="detail-title")
+                yield Static("", id="detail-about")
                 yield FindingsView(id="summary-findings", empty="Nothing to report.")
         yield Footer()
 
@@ -108,6 +109,8 @@ class SummaryScreen(WizardScreen):
         report = (self.wizard.reports or {}).get(stage)
         self.query_one("#detail-title", Label).update(
             Content.from_markup("[b]$t[/]", t=TITLES[stage]))
+        self.query_one("#detail-about", Static).update(Content.from_markup(
+            "[$text-muted]$a Enter opens it.[/]", a=ABOUT[stage]))
         findings = report.findings if report else []
         empty = "Not read yet." if report is None else "Nothing to report."
         self.query_one("#summary-findings", FindingsView).show(findings, empty)

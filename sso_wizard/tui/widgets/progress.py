@@ -18,6 +18,17 @@ TITLES = {
     "email": "Email: InvenTree's outgoing mail",
     "check": "Check: prove it works",
 }
+#: One line per stage for the summary screen: what running it does.
+ABOUT = {
+    "backends": "Choose providers; adds their allauth modules to social_backends (config).",
+    "register": "Step-by-step registration at the provider, with the exact URLs to paste. "
+                "Writes nothing.",
+    "credentials": "Client id, secret and provider settings: a SocialApp row (database).",
+    "callback": "site_url, login_default_protocol and proxy headers (config).",
+    "settings": "Who may sign in and sign up with SSO, group sync (database).",
+    "email": "The SMTP server InvenTree sends through, with a live test (config).",
+    "check": "Runs every available check; writes nothing.",
+}
 SYMBOL = {"done": "✓", "attention": "!", "todo": "·"}
 STYLE = {"done": "$text-success", "attention": "$text-warning", "todo": "$text-muted"}
 
