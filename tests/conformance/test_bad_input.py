@@ -98,6 +98,28 @@ def test_oidc_slug_of_a_loaded_builtin_provider(make_install: Any, idp: OidcProv
     assert goes_to.startswith("https://github.com/login/oauth/authorize"), goes_to
 
 
+def test_oidc_app_in_config_under_another_slug_is_no_duplicate(make_install: Any,
+                                                               idp: OidcProvider) -> None:
+    """allauth matches config apps on provider_id: an OpenID Connect app kept in
+    social_providers under another slug does not clash with the stored one (the wizard used to
+    call every such pair 'defined twice')."""
+    inst = make_install()
+    client_id, _ = inst.register(idp)
+    inst.apply(oidc_only_answers(inst, idp, client_id))
+    inst.config.write_text(inst.config.read_text() + """
+social_providers:
+  openid_connect:
+    APPS:
+      - {provider_id: partner-sso, name: Partner, client_id: p, secret: q,
+         settings: {server_url: "http://127.0.0.1:9"}}
+""")
+    assert "app-defined-twice" not in inst.finding_codes()
+    with inst.serve() as site:
+        assert site.adapter_view()["get_app"][OIDC_SLUG] == {"client_id": client_id}
+        result = harness.sign_in(site.url, OIDC_SLUG, "carol")
+    assert result.user is not None and result.user["email"] == PEOPLE["carol"]
+
+
 def test_sso_registration_without_email_is_closed(make_install: Any, idp: OidcProvider) -> None:
     """The wizard's error 'signup closed: email not configured' is what InvenTree does."""
     inst = make_install()

@@ -30,13 +30,28 @@ def matches(row: AppRow, provider: str, slug: str) -> bool:
     return row.provider == provider and row.provider_id in ("", provider)
 
 
-def config_defined_apps(snap_or_instance: Any, provider: str) -> list[str]:
-    """'APP'/'APPS' entries for a provider in social_providers (an app defined in config)."""
+def config_defined_apps(snap_or_instance: Any, provider: str, slug: str | None = None
+                        ) -> list[str]:
+    """'APP'/'APPS' entries for a provider in social_providers that define the same app again.
+
+    allauth blends config apps with DB apps and matches them on provider or provider_id: any
+    entry of a provider like github serves /accounts/github/, but an openid_connect entry only
+    duplicates the DB app whose provider_id it names (proven in tests/conformance)."""
     inst = getattr(snap_or_instance, "instance", snap_or_instance)
     conf = (inst.value("social_providers") or {}).get(provider)
     if not isinstance(conf, dict):
         return []
-    return [k for k in ("APP", "APPS") if conf.get(k)]
+    found = []
+    for key in ("APP", "APPS"):
+        entries = conf.get(key)
+        if not entries:
+            continue
+        if provider == OIDC and slug is not None:
+            listed = entries if isinstance(entries, list) else [entries]
+            if not any(isinstance(e, dict) and e.get("provider_id") == slug for e in listed):
+                continue
+        found.append(key)
+    return found
 
 
 def slug_collision(slug: str) -> Finding:
@@ -81,7 +96,7 @@ def inspect(snap: Snapshot) -> list[Finding]:
                 "with an answers file entry `remove: true` and apply the other again."))
     for app in snap.apps:
         where = f"SocialApp {app.slug!r}"
-        for key in config_defined_apps(snap, app.provider):
+        for key in config_defined_apps(snap, app.provider, app.slug):
             findings.append(error(
                 "app-defined-twice",
                 f"{where} is stored in the database and also defined as {key} under "
@@ -196,7 +211,7 @@ def plan(builder: PlanBuilder, answers: Answers) -> None:
                 builder.add_row(RowChange(NAME, "socialapp", "delete", answer.slug,
                                           {"id": r.id, **r.as_values()}, None))
             continue
-        for key in config_defined_apps(inst, answer.provider):
+        for key in config_defined_apps(inst, answer.provider, answer.slug):
             removed_here = (answers.provider_settings.get(answer.provider) or {})
             if key in removed_here and removed_here[key] is None:
                 continue
