@@ -468,3 +468,24 @@ async def test_register_settings_fill_the_guide_and_the_credentials(make_app: Ma
         assert app.screen.query_one("#app-server-url", Input).value == (
             "https://sso.example.com/realms/main")
         assert app.screen.query_one("#app-slug", Input).value == "keycloak"
+
+
+async def test_missing_database_is_a_finding_on_screen(make_app: MakeApp,
+                                                       sandbox: Sandbox) -> None:
+    sandbox.database.unlink()
+    app = make_app(start_stage="credentials")
+    app.choices.providers = ["github"]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, CredentialsScreen)
+        assert "database file does not exist" in text_of(pilot, "#stage-findings")
+        await paste_into(pilot, "#app-client-id", "Iv1.abc")
+        await paste_into(pilot, "#app-secret", SECRET)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CredentialsScreen)
+        outcome = text_of(pilot, "#outcome")
+        assert "nothing was written" in outcome and "does not exist" in outcome
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert "Database unavailable" in text_of(pilot, "#install")

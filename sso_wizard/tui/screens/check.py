@@ -87,11 +87,22 @@ class CheckScreen(StepScreen):
                     "no-server-url", "No server_url stored: nothing to check.")]))
                 continue
             method = app.settings.get("token_auth_method")
-            result = await check_discovery(server_url, token_auth_method=method or None)
+            try:
+                result = await check_discovery(server_url, token_auth_method=method or None)
+            except Exception as exc:  # noqa: BLE001 - a finding, never a crash
+                self.post_message(CheckFinished(f"oidc-{app.slug}", title, [
+                    Finding("check-failed", "error", describe_error(exc))]))
+                continue
             self.post_message(CheckFinished(f"oidc-{app.slug}", title, result.findings,
                                             [f"Fetched {result.url}"]))
         if email_configured(instance):
-            smtp = await check_smtp(smtp_settings(instance))
+            try:
+                smtp = await check_smtp(smtp_settings(instance))
+            except Exception as exc:  # noqa: BLE001 - a finding, never a crash
+                self.post_message(CheckFinished("smtp", "SMTP", [
+                    Finding("check-failed", "error", describe_error(exc))]))
+                self.wizard.refresh_status()
+                return
             steps = [f"{'✓' if s.ok else '✗' if s.ok is False else '–'} {s.name}: {s.detail}"
                      for s in smtp.steps]
             self.post_message(CheckFinished("smtp", "SMTP", smtp.findings, steps))

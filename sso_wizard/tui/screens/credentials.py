@@ -18,13 +18,14 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Input, Select, Static
 
+from sso_wizard.core.findings import error
 from sso_wizard.core.providers import Provider, ProviderField, get_provider
 from sso_wizard.core.stages.credentials import matches
 from sso_wizard.core.validators import SOCIALAPP_LIMITS
 from sso_wizard.tui import validators
 from sso_wizard.tui.choices import working_providers
 from sso_wizard.tui.messages import IssuerChecked
-from sso_wizard.tui.screens.base import StepScreen
+from sso_wizard.tui.screens.base import StepScreen, describe_error
 from sso_wizard.tui.widgets import FindingsView, FormField
 
 if TYPE_CHECKING:
@@ -240,7 +241,12 @@ class CredentialsScreen(StepScreen):
             await asyncio.sleep(delay)
         method = self.query("#app-token-auth-method")
         auth = method.first(Input).value.strip() if method else ""
-        result = await check_discovery(server_url, token_auth_method=auth or None)
+        try:
+            result = await check_discovery(server_url, token_auth_method=auth or None)
+        except Exception as exc:  # noqa: BLE001 - the check never raises; if it did, say so
+            from sso_wizard.core.checks.discovery import DiscoveryResult
+            result = DiscoveryResult(server_url=server_url, url="", findings=[
+                error("check-failed", f"The issuer check failed: {describe_error(exc)}")])
         self.post_message(IssuerChecked(result))
 
     @on(IssuerChecked)

@@ -14,10 +14,11 @@ from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Collapsible, Input, Label, Static
 
 from sso_wizard.core.checks.smtp import SmtpCheckResult, SmtpSettings
+from sso_wizard.core.findings import error
 from sso_wizard.core.stages.email import effective
 from sso_wizard.tui import validators
 from sso_wizard.tui.messages import SmtpChecked
-from sso_wizard.tui.screens.base import StepScreen
+from sso_wizard.tui.screens.base import StepScreen, describe_error
 from sso_wizard.tui.widgets import FindingsView, FormField
 
 #: The answers file's words for the one cross-field rule.
@@ -172,7 +173,11 @@ class EmailScreen(StepScreen):
     @work(exclusive=True, exit_on_error=False, group="smtp")
     async def run_smtp_check(self, settings: SmtpSettings, send_to: str | None) -> None:
         from sso_wizard.core.checks.smtp import check_smtp
-        result = await check_smtp(settings, send_to=send_to)
+        try:
+            result = await check_smtp(settings, send_to=send_to)
+        except Exception as exc:  # noqa: BLE001 - the check never raises; if it did, say so
+            result = SmtpCheckResult(findings=[
+                error("check-failed", f"The SMTP check failed: {describe_error(exc)}")])
         self.post_message(SmtpChecked(result))
 
     @on(SmtpChecked)
