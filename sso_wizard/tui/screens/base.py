@@ -133,7 +133,7 @@ class StepScreen(WizardScreen):
         report = (reports or {}).get(self.STAGE)
         self.query_one("#stage-findings", FindingsView).show(report.findings if report else [])
         self.status_changed()
-        if self._advance_after_refresh:
+        if self._advance_after_refresh and self.is_current:
             self._advance_after_refresh = False
             self.go_next()
 
@@ -261,7 +261,8 @@ class StepScreen(WizardScreen):
             "[$text-error]Not yet:[/]\n$lines", lines="\n".join(f"• {p}" for p in loose)),
             kind="error")
 
-    @work(thread=True, exclusive=True, group="plan", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="plan", exit_on_error=False,
+          description="plan a stage")  # no argument reprs: answers hold secrets
     def make_plan(self, answers: Answers, advance: bool) -> None:
         from sso_wizard.core.stages import plan_answers
         try:
@@ -305,7 +306,8 @@ class StepScreen(WizardScreen):
         self.show_outcome("Applying…")
         self.apply_stage(plan, advance)
 
-    @work(thread=True, exclusive=True, group="apply", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="apply", exit_on_error=False,
+          description="apply a plan")  # no argument reprs: a plan holds secrets
     def apply_stage(self, plan: Plan, advance: bool) -> None:
         from sso_wizard.core.plan import apply_plan
         try:

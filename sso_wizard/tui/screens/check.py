@@ -46,7 +46,10 @@ class CheckScreen(StepScreen):
              "stage, each OpenID Connect app's discovery document and the SMTP conversation "
              "(no message is sent). Then restart InvenTree and sign in once through each "
              "provider: that is the final proof.")
-    BINDINGS = [Binding("ctrl+r", "run_checks", "Run checks", tooltip="Run every check again")]
+    BINDINGS = [
+        Binding("ctrl+r", "run_checks", "Run checks", tooltip="Run every check again"),
+        Binding("ctrl+n", "next", "Finish", tooltip="Back to the summary"),
+    ]
 
     def compose_form(self) -> ComposeResult:
         yield Button("Run checks again (ctrl+r)", id="run-checks", compact=True)

@@ -170,7 +170,7 @@ class EmailScreen(StepScreen):
         self.query_one("#smtp-findings").display = False
         self.run_smtp_check(settings, send_to)
 
-    @work(exclusive=True, exit_on_error=False, group="smtp")
+    @work(exclusive=True, exit_on_error=False, group="smtp", description="SMTP check")
     async def run_smtp_check(self, settings: SmtpSettings, send_to: str | None) -> None:
         from sso_wizard.core.checks.smtp import check_smtp
         try:
