@@ -489,3 +489,52 @@ async def test_missing_database_is_a_finding_on_screen(make_app: MakeApp,
         await pilot.press("ctrl+o")
         await settle(pilot)
         assert "Database unavailable" in text_of(pilot, "#install")
+
+
+async def test_docker_env_file_values_are_changed_where_the_server_reads_them(
+        sandbox: Sandbox, tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("INVENTREE_SITE_URL=http://old.example.com\n", encoding="utf-8")
+    app = SsoWizardApp(str(sandbox.config), env_file=str(env_file), environ={},
+                       cursor_blink=False, start_stage="callback")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "from env file (INVENTREE_SITE_URL)" in text_of(
+            pilot, "#field-site-url > .field-hint")
+        await paste_into(pilot, "#site-url", "https://inventree.example.com")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        diff = text_of(pilot, "#plan-diff")
+        assert f"Env file {env_file}:" in diff
+        assert "INVENTREE_SITE_URL: http://old.example.com -> https://inventree.example.com" in diff
+        await pilot.press("y")
+        await settle(pilot)
+        assert "docker compose up -d" in text_of(pilot, "#outcome")
+    assert "INVENTREE_SITE_URL=https://inventree.example.com" in env_file.read_text()
+    inst = Instance.load(sandbox.config, env_file=env_file, environ={})
+    assert inst.site_url == "https://inventree.example.com"
+
+
+async def test_oidc_credentials_store_slug_and_issuer(make_app: MakeApp,
+                                                      read_install: ReadInstall) -> None:
+    app = make_app(start_stage="credentials")
+    app.choices.providers = ["keycloak"]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one("#app-slug", Input).value == "keycloak"
+        await paste_into(pilot, "#app-slug", "corp-sso")
+        await paste_into(pilot, "#app-client-id", "inventree")
+        await paste_into(pilot, "#app-secret", SECRET)
+        app.screen.query_one("#app-server-url", Input).value = (
+            "https://sso.example.com/realms/main")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert SECRET not in text_of(pilot, "#plan-diff")
+        await pilot.press("y")
+        await settle(pilot)
+    (row,) = read_install().open_database().read_apps()
+    assert (row.provider, row.provider_id, row.client_id) == ("openid_connect", "corp-sso",
+                                                              "inventree")
+    assert row.settings == {"server_url": "https://sso.example.com/realms/main"}
+    assert row.secret == SECRET
