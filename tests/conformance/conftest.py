@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,31 @@ def idp() -> Iterator[OidcProvider]:
         yield provider
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """A private CA and a certificate for 127.0.0.1 (trustme), as PEM files."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+    def context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca))
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    import trustme
+    root = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    files = TlsFiles(root / "ca.pem", root / "cert.pem", root / "key.pem")
+    ca.cert_pem.write_to_path(str(files.ca))
+    cert.cert_chain_pems[0].write_to_path(str(files.cert))
+    cert.private_key_pem.write_to_path(str(files.key))
+    return files
+
+
 @dataclass
 class SiteInstall:
     """One InvenTree install for the conformance site, with its port reserved."""
@@ -57,13 +84,20 @@ class SiteInstall:
     backend: str
     multi: bool
     state_dir: Path
+    tls: TlsFiles | None = None  # serve https (site_url is then https too)
     sock: Any = None
     site_url: str = ""
     secrets: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.sock = harness.reserve_socket()
-        self.site_url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        scheme = "https" if self.tls else "http"
+        self.site_url = f"{scheme}://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What a browser that trusts this site's CA passes to httpx."""
+        return self.tls.context() if self.tls else True
 
     # -- the wizard, as a real process ------------------------------------------------------
 
@@ -127,10 +161,21 @@ class SiteInstall:
 
     # -- the site ---------------------------------------------------------------------------
 
-    def serve(self) -> Any:
+    @contextmanager
+    def serve(self) -> Iterator[harness.RunningSite]:
         """Start the site (reads config.yaml now, like InvenTree at start-up). Once only: the
-        reserved socket is handed over to the site process."""
-        return harness.run_site(self.config, self.sock)
+        reserved socket is handed over. With TLS the site sits behind a TLS-terminating proxy
+        on the public port, as most InvenTree servers do."""
+        if self.tls is None:
+            with harness.run_site(self.config, self.sock) as site:
+                yield site
+            return
+        public, self.sock = self.sock, None
+        with harness.run_site(self.config, harness.reserve_socket()) as site, \
+                harness.tls_proxy(public, int(site.url.rsplit(":", 1)[1]), self.tls.cert,
+                                  self.tls.key):
+            site.url = self.site_url
+            yield site
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         import sqlalchemy as sa
@@ -154,6 +199,7 @@ class SiteInstall:
     def close(self) -> None:
         if self.sock is not None and self.sock.fileno() != -1:
             self.sock.close()
+        self.sock = None
 
 
 @pytest.fixture(scope="session")
@@ -171,7 +217,7 @@ def sqlite_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Pat
 
 
 def new_install(root: Path, backend: str, multi: bool, request: pytest.FixtureRequest,
-                templates: dict[bool, Path]) -> SiteInstall:
+                templates: dict[bool, Path], tls: TlsFiles | None = None) -> SiteInstall:
     """An install on `backend` with freshly migrated tables."""
     root.mkdir(parents=True, exist_ok=True)
     if backend == "sqlite":
@@ -187,7 +233,7 @@ def new_install(root: Path, backend: str, multi: bool, request: pytest.FixtureRe
     if backend != "sqlite":
         harness.prepare_database(config, url)
     return SiteInstall(root=root, config=config, db_url=url, backend=backend, multi=multi,
-                       state_dir=root / "wizard-state")
+                       state_dir=root / "wizard-state", tls=tls)
 
 
 @pytest.fixture
@@ -196,8 +242,10 @@ def make_install(tmp_path: Path, request: pytest.FixtureRequest,
     """Factory: make_install(backend="sqlite", multi=False) -> SiteInstall (function scope)."""
     made: list[SiteInstall] = []
 
-    def make(backend: str = "sqlite", multi: bool = False, name: str = "install") -> SiteInstall:
-        inst = new_install(tmp_path / name, backend, multi, request, sqlite_templates)
+    def make(backend: str = "sqlite", multi: bool = False, name: str = "install",
+             tls: bool = False) -> SiteInstall:
+        inst = new_install(tmp_path / name, backend, multi, request, sqlite_templates,
+                           tls=request.getfixturevalue("tls_files") if tls else None)
         made.append(inst)
         return inst
 
@@ -272,3 +320,13 @@ def wizard_has_command(*path: str) -> bool:
             return False
         command = commands[name]
     return True
+
+
+NEEDS_CHECK_ALL = pytest.mark.skipif(
+    not wizard_has_command("check", "all"),
+    reason="`sso-wizard check all` is not in the CLI yet (being built in "
+           "sso_wizard/core/checks/{oauth,server,errors}.py and cli_check.py)")
+NEEDS_CHECK_SERVER = pytest.mark.skipif(
+    not wizard_has_command("check", "server"),
+    reason="`sso-wizard check server` is not in the CLI yet (being built in "
+           "sso_wizard/core/checks/server.py and cli_check.py)")

@@ -105,21 +105,23 @@ class RunningSite:
     def stderr(self) -> str:
         return "".join(self.log)
 
-    def adapter_view(self) -> dict[str, Any]:
+    def adapter_view(self, verify: Any = True) -> dict[str, Any]:
         """allauth's own view of the apps (list_apps, list_providers, get_app per slug)."""
-        resp = httpx.get(f"{self.url}/__conformance__/apps", timeout=10)
+        resp = httpx.get(f"{self.url}/__conformance__/apps", timeout=10, verify=verify)
         resp.raise_for_status()
         data: dict[str, Any] = resp.json()
         return data
 
 
 @contextmanager
-def run_site(config: Path, sock: socket.socket, *, startup_timeout: float = 30
-             ) -> Iterator[RunningSite]:
-    """Start the site on `sock` (a reserved listening socket) and stop it afterwards."""
+def run_site(config: Path, sock: socket.socket, *, startup_timeout: float = 30,
+             tls: tuple[Path, Path] | None = None) -> Iterator[RunningSite]:
+    """Start the site on `sock` (a reserved listening socket) and stop it afterwards; with
+    `tls` (certificate file, key file) it serves https."""
     import threading
+    extra = ["--certfile", str(tls[0]), "--keyfile", str(tls[1])] if tls else []
     proc = subprocess.Popen(
-        [PYTHON, "-m", "inventree_site", "serve", "--fd", str(sock.fileno())],
+        [PYTHON, "-m", "inventree_site", "serve", "--fd", str(sock.fileno()), *extra],
         env=site_env(config), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, pass_fds=(sock.fileno(),), cwd=HERE)
     sock.close()  # the child holds it now
@@ -149,6 +151,65 @@ def run_site(config: Path, sock: socket.socket, *, startup_timeout: float = 30
         except (subprocess.TimeoutExpired, BrokenPipeError):
             proc.kill()
             proc.wait(5)
+
+
+@contextmanager
+def tls_proxy(listener: socket.socket, backend_port: int, certfile: Path, keyfile: Path
+              ) -> Iterator[None]:
+    """A TLS-terminating proxy in front of the site, the way most InvenTree servers run: the
+    browser speaks https to `listener`, the site gets plain http on `backend_port` (and, like
+    a proxy without X-Forwarded-Proto, no hint that the browser used https)."""
+    import ssl
+    import threading
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(certfile), str(keyfile))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def serve(conn: socket.socket) -> None:
+        try:
+            conn.settimeout(10)
+            tls = ctx.wrap_socket(conn, server_side=True)
+            tls.settimeout(None)
+            backend = socket.create_connection(("127.0.0.1", backend_port), timeout=10)
+            backend.settimeout(None)
+        except OSError:
+            conn.close()
+            return
+        threading.Thread(target=pump, args=(backend, tls), daemon=True).start()
+        pump(tls, backend)
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(2)
+        listener.close()
 
 
 # -- the browser ----------------------------------------------------------------------------
@@ -192,7 +253,7 @@ class LoginResult:
 
 
 def sign_in(site_url: str, provider_slug: str, sub: str, *, timeout: float = 15,
-            signup_form: dict[str, str] | None = None) -> LoginResult:
+            signup_form: dict[str, str] | None = None, verify: Any = True) -> LoginResult:
     """Sign in through the 1.x UI's flow, playing the browser with httpx (no redirects followed
     automatically: every hop is checked).
 
@@ -204,7 +265,7 @@ def sign_in(site_url: str, provider_slug: str, sub: str, *, timeout: float = 15,
     6. with `signup_form`, when allauth asks for a sign-up form (auto sign-up off), fill it in:
        POST /api/auth/v1/auth/provider/signup, then read the session again.
     """
-    with httpx.Client(timeout=timeout, follow_redirects=False) as browser:
+    with httpx.Client(timeout=timeout, follow_redirects=False, verify=verify) as browser:
         authorize_url = start_login(browser, site_url, provider_slug)
         query = parse_qs(urlsplit(authorize_url).query)
         redirect_uri = query.get("redirect_uri", [""])[0]
@@ -228,7 +289,9 @@ def sign_in(site_url: str, provider_slug: str, sub: str, *, timeout: float = 15,
                              redirect_uri=redirect_uri)
         if signup_form is not None and result.pending_signup:
             sent = browser.post(f"{site_url}/api/auth/v1/auth/provider/signup", json=signup_form,
-                                headers={"X-CSRFToken": browser.cookies.get("csrftoken") or ""})
+                                headers={"X-CSRFToken": browser.cookies.get("csrftoken") or "",
+                                         "Origin": site_url,
+                                         "Referer": f"{site_url}/web/register"})
             result.signup = {"status": sent.status_code, **sent.json()}
             result.session = browser.get(f"{site_url}/api/auth/v1/auth/session").json()
         return result
@@ -242,14 +305,16 @@ def start_login(browser: httpx.Client, site_url: str, provider_slug: str) -> str
     assert token, "the site set no csrftoken cookie"
     start = browser.post(f"{site_url}/api/auth/v1/auth/provider/redirect", data={
         "provider": provider_slug, "callback_url": f"{site_url}/web/logged-in",
-        "process": "login", "csrfmiddlewaretoken": token})
+        "process": "login", "csrfmiddlewaretoken": token},
+        # What a browser on the login page sends (Django checks them on https).
+        headers={"Origin": site_url, "Referer": f"{site_url}/web/login"})
     if start.status_code != 302:
         raise LoginFailed("redirect", start.status_code, _text(start.text))
     return str(start.headers["location"])
 
 
-def where_login_goes(site_url: str, provider_slug: str) -> str:
-    with httpx.Client(timeout=10, follow_redirects=False) as browser:
+def where_login_goes(site_url: str, provider_slug: str, verify: Any = True) -> str:
+    with httpx.Client(timeout=10, follow_redirects=False, verify=verify) as browser:
         return start_login(browser, site_url, provider_slug)
 
 
@@ -272,9 +337,23 @@ def set_user(provider_url: str, sub: str, **claims: Any) -> None:
     assert resp.status_code == 204, resp.text
 
 
-def get_json(url: str) -> tuple[int, Any]:
-    resp = httpx.get(url, timeout=10)
+def get_json(url: str, verify: Any = True) -> tuple[int, Any]:
+    resp = httpx.get(url, timeout=10, verify=verify)
     try:
         return resp.status_code, resp.json()
     except json.JSONDecodeError:
         return resp.status_code, resp.text
+
+
+def codes_in(data: Any) -> dict[str, str]:
+    """Every finding (code -> severity + message) anywhere in a check's JSON."""
+    found: dict[str, str] = {}
+    if isinstance(data, dict):
+        if isinstance(data.get("code"), str) and "severity" in data:
+            found[data["code"]] = f"{data['severity']}: {data.get('message', '')}"
+        for value in data.values():
+            found.update(codes_in(value))
+    elif isinstance(data, list):
+        for value in data:
+            found.update(codes_in(value))
+    return found

@@ -13,20 +13,15 @@ import pytest
 
 from tests.conformance import harness
 from tests.conformance.conftest import (
+    NEEDS_CHECK_ALL,
     OIDC_SLUG,
     SiteInstall,
     oidc_only_answers,
-    wizard_has_command,
 )
 from tests.integration.oidc_servers import OidcProvider
 
 pytestmark = [pytest.mark.network,
               pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning")]
-
-NEEDS_CHECK_ALL = pytest.mark.skipif(
-    not wizard_has_command("check", "all"),
-    reason="`sso-wizard check all` is not in the CLI yet (being built in "
-           "sso_wizard/core/checks/{oauth,server,errors}.py and cli_check.py)")
 
 TWICE = """
 social_providers:
@@ -38,10 +33,6 @@ social_providers:
         secret: copy-in-config
         settings: {{server_url: "http://127.0.0.1:9"}}
 """
-
-
-def https_site(inst: SiteInstall) -> str:
-    return inst.site_url.replace("http://", "https://")
 
 
 def break_secret(inst: SiteInstall) -> None:
@@ -77,13 +68,10 @@ CASES: dict[str, tuple[Callable[[SiteInstall], None], str | None, str]] = {
 
 
 def broken_install(make_install: Any, idp: OidcProvider, case: str) -> SiteInstall:
-    inst = make_install(name=case)
-    https = case == "http-callback-on-https-site"
-    # The provider knows the callback the admin registered: the https one for an https site.
-    client_id, _ = inst.register(idp, redirect_uri=inst.callback(
-        site_url=https_site(inst) if https else None))
-    inst.apply(oidc_only_answers(inst, idp, client_id,
-                                 site_url=https_site(inst) if https else None))
+    # An https site (served with TLS) registers its https callback at the provider.
+    inst = make_install(name=case, tls=case == "http-callback-on-https-site")
+    client_id, _ = inst.register(idp)
+    inst.apply(oidc_only_answers(inst, idp, client_id))
     assert inst.finding_codes("error") == set()
     CASES[case][0](inst)
     return inst
@@ -98,11 +86,11 @@ def test_breakage_fails_the_real_login(make_install: Any, idp: OidcProvider, cas
         assert finding in inst.finding_codes("error")
     with inst.serve() as site:
         if failing_step == "callback":
-            result = harness.sign_in(site.url, OIDC_SLUG, "alice")
+            result = harness.sign_in(site.url, OIDC_SLUG, "alice", verify=inst.verify)
             assert result.error == "unknown" and result.user is None
         else:
             with pytest.raises(harness.LoginFailed) as failed:
-                harness.sign_in(site.url, OIDC_SLUG, "alice")
+                harness.sign_in(site.url, OIDC_SLUG, "alice", verify=inst.verify)
             assert failed.value.step == failing_step, failed.value
         if case == "backend-missing":
             _, body = harness.get_json(f"{site.url}/api/auth/v1/config")
@@ -119,44 +107,31 @@ def test_breakage_fails_the_real_login(make_install: Any, idp: OidcProvider, cas
     assert inst.rows("auth_user") == []
 
 
-def codes_in(data: Any) -> dict[str, str]:
-    """Every finding (code -> severity + message) anywhere in a check's JSON."""
-    found: dict[str, str] = {}
-    if isinstance(data, dict):
-        if isinstance(data.get("code"), str) and "severity" in data:
-            found[data["code"]] = f"{data['severity']}: {data.get('message', '')}"
-        for value in data.values():
-            found.update(codes_in(value))
-    elif isinstance(data, list):
-        for value in data:
-            found.update(codes_in(value))
-    return found
-
-
 @NEEDS_CHECK_ALL
 def test_check_all_reports_every_breakage_before_any_login(make_install: Any,
                                                            idp: OidcProvider) -> None:
     """One app with all four breakages (wrong secret in the DB; an https site sending http
     callbacks; the app also in social_providers; its backend gone): `check all` names each, and
     no login happened."""
-    inst = make_install(name="all-broken")
-    client_id, _ = inst.register(idp, redirect_uri=inst.callback(site_url=https_site(inst)))
-    inst.apply(oidc_only_answers(inst, idp, client_id, site_url=https_site(inst)))
+    inst = make_install(name="all-broken", tls=True)
+    client_id, _ = inst.register(idp)
+    inst.apply(oidc_only_answers(inst, idp, client_id))
     break_secret(inst)
     break_protocol(inst)
     break_twice(inst)
     break_backend(inst)
     with inst.serve():
-        done = inst.wizard("check", "all", "--json", timeout=120)
+        done = inst.wizard("check", "all", "--json", "--ca-file", str(inst.tls.ca),
+                           timeout=120)
     data = json.loads(done.stdout)
     assert done.returncode != 0 and data["ok"] is False
-    found = codes_in(data)
-    text = json.dumps(data).lower()
+    found = harness.codes_in(data)
     assert "callback-http-on-https-site" in found, found
     assert "app-defined-twice" in found, found
     assert "backend-missing" in found, found
-    assert "invalid_client" in text or "secret" in " ".join(
-        c for c, m in found.items() if m.startswith("error")), found
+    # The wrong secret: the provider refused the stored credentials (a probe, not a login).
+    assert any(m.startswith("error") and ("invalid_client" in m or "credentials" in c)
+               for c, m in found.items()), found
     # Found before any login: the site's callback was never called, nobody was signed up.
     assert inst.rows("error_report_error") == []
     assert inst.rows("auth_user") == [] and inst.rows("socialaccount_socialaccount") == []

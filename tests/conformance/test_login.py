@@ -6,6 +6,7 @@ creates the user and the social account. On SQLite, PostgreSQL and MariaDB; mult
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +16,14 @@ import pytest
 
 from tests.conformance import harness
 from tests.conformance.conftest import (
+    NEEDS_CHECK_SERVER,
     OIDC_SLUG,
     PEOPLE,
     SiteInstall,
     new_install,
+    oidc_only_answers,
     standard_answers,
+    wizard_has_command,
 )
 from tests.integration.oidc_servers import OidcProvider
 
@@ -175,3 +179,37 @@ def test_disallowed_domain_address_is_refused(scenario: Scenario) -> None:
     assert PEOPLE["mallory"] not in stored
     assert result.user is None or not result.user.get("email")
     assert "mail-restriction-sso-auto" in inst.finding_codes("warning")
+
+
+def server_findings(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"code": c, "said": m} for c, m in harness.codes_in(data).items()]
+
+
+@NEEDS_CHECK_SERVER
+def test_check_server_is_green(scenario: Scenario) -> None:
+    """`sso-wizard check server` against the running site: every app offered, every login
+    started with the stored client id and the callback the config gives."""
+    done = scenario.inst.wizard("check", "server", "--json", in_process=True)
+    data = json.loads(done.stdout)
+    problems = [f for f in server_findings(data) if not f["said"].startswith("info")]
+    assert done.returncode == 0 and data["ok"] is True, problems
+    assert problems == []
+
+
+def test_https_site_behind_a_tls_proxy(make_install: Any, idp: OidcProvider) -> None:
+    """An https site_url: the wizard writes login_default_protocol https, so InvenTree sends
+    https callbacks even though the TLS proxy in front of it forwards plain http; the login
+    works end to end over https (and `check server` agrees, when it exists)."""
+    inst = make_install(tls=True)
+    client_id, _ = inst.register(idp)
+    assert inst.callback().startswith("https://")
+    inst.apply(oidc_only_answers(inst, idp, client_id))
+    assert "login_default_protocol: https\n" in inst.config.read_text()
+    with inst.serve() as site:
+        result = harness.sign_in(site.url, OIDC_SLUG, "carol", verify=inst.verify)
+        assert result.redirect_uri == inst.callback()
+        assert result.user is not None and result.user["email"] == PEOPLE["carol"]
+        if wizard_has_command("check", "server"):
+            done = inst.wizard("check", "server", "--json", "--ca-file", str(inst.tls.ca),
+                               in_process=True)
+            assert done.returncode == 0, done.stdout
