@@ -42,14 +42,11 @@ def get_global_setting(key: str, default: Any = None) -> Any:
     overrides = getattr(settings, "GLOBAL_SETTINGS_OVERRIDES", None) or {}
     if key in overrides:
         return overrides[key]  # returned raw, as InvenTree does
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT value FROM common_inventreesetting WHERE key = %s"
-                       if connection.vendor != "mysql" else
-                       "SELECT value FROM common_inventreesetting WHERE `key` = %s", [key])
-        row = cursor.fetchone()
+    from inventree_site.models import InvenTreeSetting
+    row = InvenTreeSetting.objects.filter(key=key).values_list("value", flat=True).first()
     if row is None:
         return DEFAULTS.get(key, default)
-    return str2bool(row[0]) if key in BOOLEAN else row[0]
+    return str2bool(row) if key in BOOLEAN else row
 
 
 def is_email_configured() -> bool:
