@@ -9,12 +9,14 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 
-async def settle(pilot: Pilot[Any], rounds: int = 2) -> None:
+async def settle(pilot: Pilot[Any]) -> None:
     """Let messages, workers and the workers they start finish."""
-    for _ in range(rounds):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+    for _ in range(10):
+        if all(worker.is_finished for worker in pilot.app.workers):
+            break
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
 
 
 async def type_into(pilot: Pilot[Any], selector: str, text: str) -> None:
