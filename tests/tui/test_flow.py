@@ -197,6 +197,12 @@ async def test_credentials_apply_stores_app_and_never_shows_secret(
         assert "Applied" in text_of(pilot, "#outcome")
         assert "An app is stored for github" in text_of(pilot, "#app-state")
         assert SECRET not in screen_svg(pilot)
+        assert app.screen.query_one("#app-secret", Input).value == ""  # cleared once written
+        # the same answers again change nothing
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CredentialsScreen)
+        assert "No changes." in text_of(pilot, "#outcome")
     instance = read_install()
     apps = instance.open_database().read_apps()
     assert [(a.provider, a.client_id, a.secret) for a in apps] == [

@@ -329,6 +329,10 @@ class StepScreen(WizardScreen):
         self.show_outcome(Content.from_markup("[$text-success]✓ Applied.[/]\n$lines",
                                               lines="\n".join(message.summary)), kind="success")
         self.notify(f"{self.STAGE}: applied.", title="sso-wizard")
+        for control in self.query(Input):
+            if control.password and control.value:
+                control.value = ""  # written: nothing secret stays in the form
+                control.placeholder = "stored: leave empty to keep it"
         if message.advance:
             self._advance_after_refresh = True
 

@@ -3,7 +3,7 @@ email works, so a test runs the real SMTP conversation in a worker before anythi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -13,13 +13,15 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Collapsible, Input, Label, Static
 
-from sso_wizard.core.checks.smtp import SmtpCheckResult, SmtpSettings
 from sso_wizard.core.findings import error
 from sso_wizard.core.stages.email import effective
 from sso_wizard.tui import validators
 from sso_wizard.tui.messages import SmtpChecked
 from sso_wizard.tui.screens.base import StepScreen, describe_error
 from sso_wizard.tui.widgets import FindingsView, FormField
+
+if TYPE_CHECKING:
+    from sso_wizard.core.checks.smtp import SmtpCheckResult, SmtpSettings
 
 #: The answers file's words for the one cross-field rule.
 TLS_AND_SSL = ("tls and ssl are both true: use tls (STARTTLS, usually port 587) or ssl "
@@ -154,6 +156,7 @@ class EmailScreen(StepScreen):
                 control.focus()
                 self.notify("; ".join(result.failure_descriptions), severity="error")
                 return
+        from sso_wizard.core.checks.smtp import SmtpSettings
         values = self.form_values()
         if not values["host"]:
             self.notify("Enter the SMTP host first.", severity="warning")
@@ -172,7 +175,7 @@ class EmailScreen(StepScreen):
 
     @work(exclusive=True, exit_on_error=False, group="smtp", description="SMTP check")
     async def run_smtp_check(self, settings: SmtpSettings, send_to: str | None) -> None:
-        from sso_wizard.core.checks.smtp import check_smtp
+        from sso_wizard.core.checks.smtp import SmtpCheckResult, check_smtp
         try:
             result = await check_smtp(settings, send_to=send_to)
         except Exception as exc:  # noqa: BLE001 - the check never raises; if it did, say so
