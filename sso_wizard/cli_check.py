@@ -282,8 +282,8 @@ async def _wait_for_callback(listener: Any, wait: float) -> tuple[str, str]:
 
 
 def _roundtrip_intro(setup: Any, attempt: Any, listening: str, err: bool, copied: bool) -> None:
-    from sso_wizard.core.checks.oauth import ATTEMPT_LIFETIME, display_name
-    name = display_name(setup.flavour)
+    from sso_wizard.core.checks.oauth import ATTEMPT_LIFETIME
+    name = setup.display
     out = click.echo
     out("", err=err)
     out(f"Round trip: sign in once through {name} to prove the whole path works.", err=err)

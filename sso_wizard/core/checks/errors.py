@@ -93,7 +93,7 @@ _SECRETISH = [
     (re.compile(r"(client_secret|secret|password|access_token|refresh_token|id_token|token|"
                 r"code|code_verifier|assertion)(\"?\s*[:=]\s*\"?)([^\s\"'&,}]+)", re.I),
      r"\1\2****"),
-    (re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}(\.[A-Za-z0-9_-]*)?"), "****jwt****"),
+    (re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}(\.[A-Za-z0-9_-]*)?"), "****jwt****"),
     (re.compile(r"Bearer\s+[A-Za-z0-9._~+/=-]{8,}", re.I), "Bearer ****"),
 ]
 

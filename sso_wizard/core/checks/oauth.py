@@ -112,7 +112,7 @@ _CERTAINTY_WHY = {
 _DISPLAY = {"github": "GitHub", "gitlab": "GitLab", "google": "Google", "microsoft": "Microsoft",
             "keycloak": "Keycloak", "authentik": "authentik", "okta": "Okta", "auth0": "Auth0",
             "zitadel": "Zitadel", "authelia": "Authelia",
-            "openid_connect": "This OpenID Connect provider"}
+            "openid_connect": "The OpenID Connect provider"}
 
 # Microsoft Entra ID error codes (AADSTS…) the wizard explains: kind, what it means, the fix.
 AADSTS: dict[int, tuple[str, str, str]] = {
@@ -267,6 +267,13 @@ class ProviderSetup:
     @property
     def is_oidc(self) -> bool:
         return self.app.provider == "openid_connect"
+
+    @property
+    def display(self) -> str:
+        """What to call the provider in messages: its product name, or the app's name."""
+        if self.flavour == "openid_connect" and self.app.name:
+            return self.app.name
+        return display_name(self.flavour)
 
     @property
     def uses_id_token(self) -> bool:
@@ -670,7 +677,7 @@ async def _probe(setup: ProviderSetup, result: ProbeResult, *, client: httpx.Asy
     from authlib.common.security import generate_token
 
     app = setup.app
-    name = display_name(setup.flavour)
+    name = setup.display
     if not setup.token_url:
         result.outcome = "unsupported"
         if not has_errors(setup.findings):
@@ -1466,7 +1473,7 @@ async def _redeem_and_identify(instance: Instance, snapshot: Snapshot, setup: Pr
     from sso_wizard.core.checks.verdict import assess_signin
 
     app = setup.app
-    name = display_name(setup.flavour)
+    name = setup.display
     answer = await token_request(client, setup, grant="authorization_code",
                                  method=setup.auth_method, timeout=timeout,
                                  prefix="token-endpoint", code=pasted.code,
@@ -1575,7 +1582,7 @@ async def _fetch_identity(setup: ProviderSetup, access_token: str, id_claims: di
                           result: RoundTripResult, *, client: httpx.AsyncClient,
                           timeout: float, snapshot: Snapshot) -> Identity | None:  # noqa: ASYNC109
     app = setup.app
-    name = display_name(setup.flavour)
+    name = setup.display
     psettings = setup.provider_settings
     ident = Identity()
     group_key = str(snapshot.setting("SSO_GROUP_KEY", "groups") or "groups")

@@ -403,7 +403,7 @@ async def _start_login_1x(instance: Instance, base: str, app: AppRow, check: Ser
         return
     assert resp is not None
     token = client.cookies.get("csrftoken")
-    if not token:
+    if not token or _secure_cookie_over_http(base, resp):
         check.findings.append(_no_csrf_cookie(base, resp))
         return
     form = {"provider": app.slug, "callback_url": f"{base}/web/logged-in", "process": "login",
@@ -430,7 +430,7 @@ async def _start_login_legacy(instance: Instance, base: str, app: AppRow,
     assert resp is not None
     if resp.status_code == 200:
         token = client.cookies.get("csrftoken")
-        if not token:
+        if not token or _secure_cookie_over_http(base, resp):
             check.findings.append(_no_csrf_cookie(base, resp))
             return
         resp, problem = await _request(
@@ -443,10 +443,15 @@ async def _start_login_legacy(instance: Instance, base: str, app: AppRow,
     _read_login_answer(instance, base, app, check, result, resp)
 
 
-def _no_csrf_cookie(base: str, resp: httpx.Response) -> Finding:
+def _secure_cookie_over_http(base: str, resp: httpx.Response) -> bool:
     raw = [v for k, v in resp.headers.multi_items() if k.lower() == "set-cookie"]
-    secure = any("csrftoken=" in c and "secure" in c.lower() for c in raw)
-    if secure and base.startswith("http://"):
+    secure = any("csrftoken=" in c and "secure" in c.lower().split("csrftoken=", 1)[1]
+                 for c in raw)
+    return secure and base.startswith("http://")
+
+
+def _no_csrf_cookie(base: str, resp: httpx.Response) -> Finding:
+    if _secure_cookie_over_http(base, resp):
         return error(
             "server-cookie-secure-over-http",
             "The server marks its cookies Secure but is reached over plain http: browsers "
@@ -529,15 +534,21 @@ def _redirect_differs(instance: Instance, base: str, app: AppRow, check: ServerA
         causes.append("the current config makes InvenTree send https callbacks "
                       "(login_default_protocol / an https site_url), so a server sending "
                       "http:// still runs the old config")
-    if (s.hostname or "") != (e.hostname or ""):
-        if asked_host != site_host and s.hostname == asked_host:
+    if asked_host != site_host:
+        from sso_wizard.core.stages import callback_url
+        scheme = "https" if instance.login_protocol == "https" else urlsplit(base).scheme
+        from_asked = callback_url(f"{scheme}://{urlsplit(base).netloc}", app.slug)
+        if sent == from_asked:
             check.findings.append(info(
                 "server-checked-other-address",
                 f"You checked {base}, not site_url: the server built the callback from the "
                 f"address used ({sent}). Real users come through {instance.site_url}.",
                 f"Run sso-wizard check server {instance.site_url} to check their path."))
-            if len(diffs) == 1:
-                return
+            return
+    if (s.hostname or "") != (e.hostname or ""):
+        if asked_host != site_host and s.hostname == asked_host:
+            causes.append(f"you checked {base}, not site_url, and the server builds the "
+                          "callback from the address it is asked on")
         else:
             causes.append("a proxy in front of InvenTree rewrites the Host header: make it "
                           "pass the original Host, or send X-Forwarded-Host and turn on "

@@ -186,7 +186,7 @@ def assess_signin(snapshot: Snapshot, setup: ProviderSetup, identity: Identity,
     if not email:
         findings.append(warning(
             "identity-no-email",
-            f"{display(setup)} returned no email address: InvenTree cannot match the person "
+            f"{setup.display} returned no email address: InvenTree cannot match the person "
             "to a user by email, and a new user gets none.",
             "Allow the 'email' scope/claim for this client at the provider (GitHub: a public "
             "or verified primary email; Microsoft: the user's mail attribute)."))
@@ -308,11 +308,6 @@ def assess_signin(snapshot: Snapshot, setup: ProviderSetup, identity: Identity,
         f"{who} has no InvenTree account yet: they will be registered automatically as a new "
         f"user with {email} on their first sign-in."))
     return SignInVerdict("registers", "automatic sign-up", findings=findings)
-
-
-def display(setup: ProviderSetup) -> str:
-    from sso_wizard.core.checks.oauth import display_name
-    return display_name(setup.flavour)
 
 
 def _group_findings(snapshot: Snapshot, setup: ProviderSetup, identity: Identity
@@ -617,7 +612,6 @@ async def run_all(instance: Any, snapshot: Snapshot, *, timeout: float = 10.0,  
     from sso_wizard.core.checks.errors import check_errors, parse_since
     from sso_wizard.core.checks.server import check_server
     from sso_wizard.core.http import create_client
-
     from sso_wizard.core.stages import status as stage_status
 
     report = AllReport()
@@ -627,7 +621,7 @@ async def run_all(instance: Any, snapshot: Snapshot, *, timeout: float = 10.0,  
         if name in ("email", "check"):
             continue
         report.findings.extend((f"stage:{name}", f) for f in stage.findings
-                               if f.code != "database-unreadable")
+                               if f.severity != "info" and f.code != "database-unreadable")
     async with create_client(timeout=timeout, verify=verify) as client:
         probes = await asyncio.gather(*(probe_report(instance, app, client=client,
                                                      timeout=timeout)
@@ -643,7 +637,7 @@ async def run_all(instance: Any, snapshot: Snapshot, *, timeout: float = 10.0,  
         pr.verdict = make_verdict(pr.setup.slug, probe=pr.probe, roundtrip=None,
                                   server=report.server, proof=load_proof(instance, pr.setup))
         report.providers[pr.setup.slug] = pr
-        for f in pr.findings:
+        for f in [f for title, fs in pr.sections() if title != "Running server" for f in fs]:
             if f.code in ("verified", "unverified"):
                 f = info(f.code, f.message, f.fix)  # a verdict is news, not a failure
             report.findings.append((f"provider:{pr.setup.slug}", f))
