@@ -544,3 +544,18 @@ async def test_oidc_credentials_store_slug_and_issuer(make_app: MakeApp,
                                                               "inventree")
     assert row.settings == {"server_url": "https://sso.example.com/realms/main"}
     assert row.secret == SECRET
+
+
+async def test_screens_show_the_install_as_it_is_after_apply(make_app: MakeApp) -> None:
+    app = make_app(start_stage="callback")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert text_of(pilot, "#field-site-url > .field-hint") == "Now: not set."
+        await paste_into(pilot, "#site-url", "https://inventree.example.com")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert text_of(pilot, "#field-site-url > .field-hint") == (
+            "Now: 'https://inventree.example.com', from config file.")
+        assert "site_url is not set" not in text_of(pilot, "#stage-findings")

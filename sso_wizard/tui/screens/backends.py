@@ -42,6 +42,9 @@ class BackendsScreen(StepScreen):
     def on_mount(self) -> None:
         self._update_preview()
 
+    def status_changed(self) -> None:
+        self._update_preview()
+
     def selected(self) -> list[str]:
         """Chosen catalogue ids, in catalogue order."""
         picked = set(self.query_one("#provider-list", SelectionList).selected)

@@ -25,6 +25,7 @@ FORWARDED = (
     ("use_x_forwarded_port", "forwarded-port",
      "Trust X-Forwarded-Port from the proxy (use_x_forwarded_port)"),
 )
+PROTOCOL_HINT = "https forces https callbacks, whatever the proxy sends. "
 
 
 class CallbackScreen(StepScreen):
@@ -48,8 +49,7 @@ class CallbackScreen(StepScreen):
                         Select([("https", "https"), ("http", "http")],
                                value=self._current_protocol(site), allow_blank=False,
                                id="protocol"),
-                        hint="https forces https callbacks, whatever the proxy sends. "
-                             + self._origin("login_default_protocol"),
+                        hint=PROTOCOL_HINT + self._origin("login_default_protocol"),
                         id="field-protocol")
         for key, widget_id, label in FORWARDED:
             yield Checkbox(label, value=bool(inst.value(key)), id=widget_id)
@@ -60,6 +60,14 @@ class CallbackScreen(StepScreen):
                               id="registered-url"),
                         id="field-registered")
         yield Static("", id="compare-result")
+
+    def status_changed(self) -> None:
+        """After an apply: say where the values come from now."""
+        for field_id, key, prefix in (
+                ("field-site-url", "site_url", ""),
+                ("field-protocol", "login_default_protocol", PROTOCOL_HINT)):
+            for hint in self.query(f"#{field_id} > .field-hint").results(Static):
+                hint.update(prefix + self._origin(key))
 
     def _origin(self, key: str) -> str:
         resolved = self.instance.resolve(key)
