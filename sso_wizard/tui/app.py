@@ -8,12 +8,12 @@ apply so every screen shows what is on disk now.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 
@@ -21,6 +21,8 @@ from sso_wizard.core.stages import STAGES, StageReport
 from sso_wizard.tui.messages import StageApplied, StatusLoaded, UndoFinished
 
 if TYPE_CHECKING:
+    from textual.screen import Screen
+
     from sso_wizard.core.instance import Instance
     from sso_wizard.core.stages import Snapshot
 
@@ -142,6 +144,16 @@ class SsoWizardApp(App[int]):
             return
         from sso_wizard.tui.screens import stage_screen
         self.push_screen(stage_screen(stage))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The command palette also opens any stage by name."""
+        from functools import partial
+
+        from sso_wizard.tui.widgets.progress import ABOUT
+        yield from super().get_system_commands(screen)
+        for number, stage in enumerate(STAGES, 1):
+            yield SystemCommand(f"Stage {number}: {stage}", ABOUT[stage],
+                                partial(self.open_stage, stage))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "summary":

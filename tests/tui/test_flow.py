@@ -559,3 +559,16 @@ async def test_screens_show_the_install_as_it_is_after_apply(make_app: MakeApp) 
         assert text_of(pilot, "#field-site-url > .field-hint") == (
             "Now: 'https://inventree.example.com', from config file.")
         assert "site_url is not set" not in text_of(pilot, "#stage-findings")
+
+
+async def test_command_palette_opens_a_stage(make_app: MakeApp) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.press(*"email")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, EmailScreen)
