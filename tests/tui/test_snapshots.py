@@ -26,8 +26,15 @@ RunBefore = Callable[[Pilot[Any]], Awaitable[None]]
 
 @pytest.fixture
 def stable_demo() -> Iterator[Sandbox]:
-    sandbox = create_demo(SNAPSHOT_DEMO, force=True)
-    yield sandbox
+    """The demo at its fixed path, held under a lock so concurrent test runs take turns."""
+    import fcntl
+
+    with open(f"{SNAPSHOT_DEMO}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield create_demo(SNAPSHOT_DEMO, force=True)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def wizard(sandbox: Sandbox, **kwargs: Any) -> SsoWizardApp:
