@@ -192,9 +192,10 @@ def _load(ctx: click.Context, as_json: bool) -> tuple[Any, Any]:
     return inst, snap
 
 
-def _verify(ca_file: str | None) -> Any:
+def _verify(ca_file: str | None, as_json: bool) -> Any:
     if ca_file and not os.path.exists(ca_file):
-        raise click.BadParameter(f"{ca_file}: no such file", param_hint="--ca-file")
+        _fail_input(as_json, "ca-file-missing", f"--ca-file {ca_file}: no such file or "
+                    "directory.", "Give the path of a PEM file with the CA certificate(s).")
     return ca_file or True
 
 
@@ -334,7 +335,10 @@ def check_provider(ctx: click.Context, name: str, probe_only: bool, paste: str |
         from sso_wizard.core.checks.oauth import AppNotFoundError, find_app
         if timeout <= 0 or wait <= 0:
             _fail_input(as_json, "bad-timeout", "--timeout and --wait must be positive.")
-        verify = _verify(ca_file)
+        if probe_only and paste is not None:
+            _fail_input(as_json, "bad-options", "--probe checks the credentials without a "
+                        "sign-in; --paste finishes a sign-in. Use one of them.")
+        verify = _verify(ca_file, as_json)
         inst, snap = _load(ctx, as_json)
         try:
             app = find_app(snap.apps, name)
@@ -453,7 +457,7 @@ def check_server_cmd(ctx: click.Context, url: str | None, slugs: tuple[str, ...]
         from sso_wizard.core.checks.server import check_server
         if timeout <= 0:
             _fail_input(as_json, "bad-timeout", "--timeout must be positive.")
-        verify = _verify(ca_file)
+        verify = _verify(ca_file, as_json)
         inst, snap = _load(ctx, as_json)
         known = {a.slug for a in snap.apps}
         unknown = [s for s in slugs if s not in known]
@@ -533,7 +537,7 @@ def check_all_cmd(ctx: click.Context, since: str, ca_file: str | None, timeout: 
             _fail_input(as_json, "bad-since", str(exc))
         if timeout <= 0:
             _fail_input(as_json, "bad-timeout", "--timeout must be positive.")
-        verify = _verify(ca_file)
+        verify = _verify(ca_file, as_json)
         inst, snap = _load(ctx, as_json)
         report = asyncio.run(run_all(inst, snap, timeout=timeout, verify=verify, since=since))
         if as_json:

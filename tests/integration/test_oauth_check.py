@@ -576,12 +576,13 @@ def test_roundtrip_registration_closed(oidc: OidcProvider, site: Site,
 
 def test_roundtrip_userinfo_without_email(oidc: OidcProvider, site: Site,
                                           oidc_app: tuple[str, str]) -> None:
-    open_signup(site)
+    open_signup(site, LOGIN_ENABLE_SSO_GROUP_SYNC=True, SSO_GROUP_KEY="roles")
     data = start(site)
     browser = play_oidc_browser(data["roundtrip"]["authorize_url"], "nomail")
     code, data = finish(site, browser.callback_url or "")
     found = codes(data["findings"])
     assert found["identity-no-email"] == "warning"
+    assert "'roles'" in message(data["findings"], "group-claim-missing")
     assert data["roundtrip"]["signin"]["outcome"] == "signup-form"
     assert code == 0  # warnings only: the person gets a sign-up form
 
@@ -967,3 +968,74 @@ def test_core_roundtrip_without_cli(oidc: OidcProvider, site: Site,
     result = asyncio.run(go())
     assert result.passed and result.signin is not None
     assert result.signin.outcome == "registers"
+
+
+# ---------------------------------------------------------------------------------------------
+# endpoints from the app's settings, as allauth builds them (replay server behind them)
+
+
+def test_cli_probe_uses_each_providers_url_settings(replay: ReplayServer,
+                                                    tmp_path: Path) -> None:
+    site = Site.sqlite(tmp_path / "urls", "https://inv.example.com")
+    site.add_app("microsoft", "client-1", "secret-1", settings={
+        "tenant": "contoso.onmicrosoft.com", "login_url": f"{replay.base_url}/microsoft"})
+    site.add_app("gitlab", "client-1", "secret-1",
+                 settings={"gitlab_url": f"{replay.base_url}/gitlab"})
+    site.add_app("discord", "client-1", "secret-1")
+    code, data = run_cli("--config", str(site.config), "check", "provider", "microsoft",
+                         "--probe", "--json")
+    assert code == 0, data["findings"]
+    assert data["probe"]["method"] == "client-credentials"
+    assert data["probe"]["certainty"] == "certain"
+    assert data["provider"]["token_url"] == (f"{replay.base_url}/microsoft/"
+                                             "contoso.onmicrosoft.com/oauth2/v2.0/token")
+    code, data = run_cli("--config", str(site.config), "check", "provider", "gitlab",
+                         "--probe", "--json")
+    assert code == 0 and data["probe"]["certainty"] == "certain"
+    assert replay.requests[-1]["path"] == "/gitlab/oauth/token"
+    code, data = run_cli("--config", str(site.config), "check", "provider", "discord",
+                         "--probe", "--json")
+    assert code == 1 and codes(data["findings"])["provider-unsupported"] == "warning"
+    # tenant "common": the bogus-code probe, whose answer does not prove the secret
+    site.update_app("microsoft", settings={"login_url": f"{replay.base_url}/microsoft"})
+    code, data = run_cli("--config", str(site.config), "check", "provider", "microsoft",
+                         "--probe", "--json")
+    assert code == 0
+    assert data["probe"]["method"] == "bogus-code"
+    assert data["probe"]["certainty"] == "unverified"
+    assert codes(data["findings"])["probe-unverified"] == "warning"
+    code, data = run_cli("--config", str(site.config), "check", "provider", "microsoft",
+                         "--probe", "--paste", "x", "--json")
+    assert code == 2 and data["findings"][0]["code"] == "bad-options"
+
+
+async def test_google_endpoints_are_allauths(tmp_path: Path) -> None:
+    site = Site.sqlite(tmp_path / "g", "https://inv.example.com")
+    site.add_app("google", "x.apps.googleusercontent.com", "GOCSPX-x")
+    inst = site.instance()
+    app = site.snapshot().apps[0]
+    async with create_client(timeout=1) as client:
+        setup = await oauth.resolve_setup(inst, app, client=client)
+    assert setup.token_url == "https://oauth2.googleapis.com/token"
+    assert setup.issuer == "https://accounts.google.com" and setup.uses_id_token
+    assert setup.scopes == ["profile", "email"]
+    attempt = oauth.begin_roundtrip(inst, setup)
+    q = oauth.query_of(attempt.authorize_url)
+    assert q["redirect_uri"] == "https://inv.example.com/accounts/google/login/callback/"
+    assert q["nonce"] == attempt.nonce and q["code_challenge_method"] == "S256"
+
+
+def test_authorize_url_goes_to_the_clipboard_over_osc52() -> None:
+    import io
+
+    from sso_wizard import cli_check
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    assert cli_check._copy_to_clipboard("https://idp.example.com/authorize?x=1", tty)
+    assert tty.getvalue().startswith("\x1b]52;c;")
+    assert not cli_check._copy_to_clipboard("https://idp.example.com/authorize", pipe)
+    assert pipe.getvalue() == ""  # never into a pipe or a JSON stream

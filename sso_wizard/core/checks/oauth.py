@@ -1547,6 +1547,11 @@ async def _redeem_and_identify(instance: Instance, snapshot: Snapshot, setup: Pr
                     "Enable OpenID Connect for this client and allow the scope 'openid'.")])
                 return
         else:
+            if setup.jwks is None and setup.jwks_uri:  # Google: keys fetched when needed
+                from sso_wizard.core.checks.discovery import fetch_jwks
+                jwks = await fetch_jwks(setup.jwks_uri, client=client, timeout=timeout)
+                result.findings.extend(f for f in jwks.findings if f.severity != "info")
+                setup.jwks = jwks.keys or None
             check = validate_id_token(id_token, keys=setup.jwks, issuer=setup.issuer,
                                       client_id=app.client_id, nonce=attempt.nonce,
                                       client_secret=app.secret, jwks_uri=setup.jwks_uri)
@@ -1748,11 +1753,16 @@ def _pick_email(ident: Identity, primary: str | None, emails: list[dict[str, Any
 
 
 class CallbackListener:
-    """Serve the callback URL once on this machine (plain http only)."""
+    """Serve the callback URL once on this machine (plain http only).
 
-    def __init__(self, redirect_uri: str, server: asyncio.Server) -> None:
+    Every address the callback's host resolves to is bound (so ``localhost`` works over IPv4
+    and IPv6 alike); if any of them is busy, listen mode is off — something (InvenTree?) is
+    already serving that port.
+    """
+
+    def __init__(self, redirect_uri: str) -> None:
         self.redirect_uri = redirect_uri
-        self._server = server
+        self._servers: list[asyncio.Server] = []
         parts = urlsplit(redirect_uri)
         self._path = parts.path or "/"
         self._base = f"{parts.scheme}://{parts.netloc}"
@@ -1776,17 +1786,23 @@ class CallbackListener:
                 infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, TimeoutError):
             return None, f"{host} does not resolve here"
-        reasons = []
-        for family, stype, proto, _, addr in infos:
+        reasons: list[str] = []
+        socks: list[socket.socket] = []
+        busy = False
+        for family, stype, proto, _, addr in dict.fromkeys(
+                (i[0], i[1], i[2], "", i[4]) for i in infos):
             sock = socket.socket(family, stype, proto)
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 sock.bind(addr)
                 sock.listen(8)
                 sock.setblocking(False)
             except OSError as exc:
                 sock.close()
                 if exc.errno == errno.EADDRINUSE:
+                    busy = True
                     reasons.append(f"port {port} on {host} is in use (InvenTree running?)")
                 elif exc.errno == errno.EADDRNOTAVAIL:
                     reasons.append(f"{host} is not an address of this machine")
@@ -1795,16 +1811,15 @@ class CallbackListener:
                 else:
                     reasons.append(f"cannot listen on {host}:{port} ({exc.strerror})")
                 continue
-            holder: list[CallbackListener] = []
-
-            async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                             holder: list[CallbackListener] = holder) -> None:
-                await holder[0]._handle(reader, writer)
-
-            server = await asyncio.start_server(handle, sock=sock)
-            holder.append(cls(redirect_uri, server))
-            return holder[0], ""
-        return None, "; ".join(dict.fromkeys(reasons)) or f"cannot listen on {host}:{port}"
+            socks.append(sock)
+        if busy or not socks:
+            for sock in socks:
+                sock.close()
+            return None, "; ".join(dict.fromkeys(reasons)) or f"cannot listen on {host}:{port}"
+        listener = cls(redirect_uri)
+        for sock in socks:
+            listener._servers.append(await asyncio.start_server(listener._handle, sock=sock))
+        return listener, ""
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -1838,10 +1853,12 @@ class CallbackListener:
         return await asyncio.shield(self._got)
 
     async def close(self) -> None:
-        self._server.close()
+        for server in self._servers:
+            server.close()
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2):
-                await self._server.wait_closed()
+                for server in self._servers:
+                    await server.wait_closed()
 
 
 def describe_listen(redirect_uri: str) -> str:
