@@ -415,8 +415,11 @@ async def test_check_screen_runs_checks(make_app: MakeApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, CheckScreen)
-        assert "site_url is not set" in text_of(pilot, "#check-config")
-        assert "skipped" in text_of(pilot, "#check-smtp")
+        assert "Not working yet: 1 error(s)" in text_of(pilot, "#check-summary")
+        assert "site_url is not set" in text_of(pilot, "#check-stage-callback")
+        assert "No SSO app is stored yet" in text_of(pilot, "#check-providers")
+        assert "Email is not configured" in text_of(pilot, "#check-email")
+        assert "No SSO failure logged" in text_of(pilot, "#check-errors")
         await pilot.press("ctrl+n")  # Finish: back to the summary
         await settle(pilot)
         assert isinstance(app.screen, SummaryScreen)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import TYPE_CHECKING
 
 from textual import on, work
@@ -13,28 +14,44 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Button, Label, Static
 
-from sso_wizard.core.findings import Finding, info
-from sso_wizard.core.stages import WRITING_STAGES
+from sso_wizard.core.findings import Finding
 from sso_wizard.tui.messages import CheckFinished
 from sso_wizard.tui.screens.base import StepScreen, describe_error
 from sso_wizard.tui.widgets import FindingsView
+
+#: How far back the check reads InvenTree's error log.
+SINCE = "7d"
+#: Seconds allowed for each network step of a check.
+STEP_TIMEOUT = 10.0
 
 if TYPE_CHECKING:
     from sso_wizard.core.instance import Instance
     from sso_wizard.core.stages import Snapshot
 
 
-def _read(instance: Instance) -> tuple[Instance, Snapshot, list[Finding]]:
-    """Blocking: re-read the install and collect every stage's problems."""
-    from sso_wizard.core.stages import Snapshot, status
+def _read(instance: Instance) -> tuple[Instance, Snapshot]:
+    """Blocking: re-read the install's files and database."""
+    from sso_wizard.core.stages import Snapshot
     fresh = instance.reload()
-    snapshot = Snapshot.read(fresh)
-    findings: list[Finding] = []
-    for name, report in status(fresh, snapshot).items():
-        if name in WRITING_STAGES:
-            findings += [Finding(f.code, f.severity, f"{name}: {f.message}", f.fix)
-                         for f in report.findings if f.severity != "info"]
-    return fresh, snapshot, findings
+    return fresh, Snapshot.read(fresh)
+
+
+def section_title(where: str) -> str:
+    """A heading for one group of `run_all`'s findings ("stage:callback", "server", ...)."""
+    kind, _, name = where.partition(":")
+    if kind == "stage":
+        return f"Stage {name}"
+    if kind == "provider":
+        return f"Provider {name}: discovery, credential probe, verdict"
+    return {"server": "Running InvenTree server",
+            "email": "Email (SMTP conversation, nothing sent)",
+            "errors": f"SSO failures in InvenTree's error log (last {SINCE})",
+            "providers": "Providers",
+            "database": "Database"}.get(where, where)
+
+
+def section_id(where: str) -> str:
+    return "check-" + re.sub(r"[^A-Za-z0-9-]", "-", where).lower()
 
 
 class CheckScreen(StepScreen):
@@ -42,10 +59,10 @@ class CheckScreen(StepScreen):
     AUTO_FOCUS = "#run-checks"
     WRITES = False
     NEXT_LABEL = "Finish"
-    INTRO = ("Every check available here, without writing anything: the configuration of each "
-             "stage, each OpenID Connect app's discovery document and the SMTP conversation "
-             "(no message is sent). Then restart InvenTree and sign in once through each "
-             "provider: that is the final proof.")
+    INTRO = ("Every check that needs nobody at the keyboard, without writing anything: each "
+             "stage's configuration, each app's provider (discovery, a credential probe), the "
+             "running server, the SMTP conversation (nothing is sent) and InvenTree's log of SSO "
+             "failures. The final proof is a real sign-in: run sso-wizard check provider SLUG.")
     BINDINGS = [
         Binding("ctrl+r", "run_checks", "Run checks", tooltip="Run every check again"),
         Binding("ctrl+n", "next", "Finish", tooltip="Back to the summary"),
@@ -53,6 +70,7 @@ class CheckScreen(StepScreen):
 
     def compose_form(self) -> ComposeResult:
         yield Button("Run checks again (ctrl+r)", id="run-checks", compact=True)
+        yield Static("", id="check-summary")
         yield Vertical(id="check-results")
 
     def on_mount(self) -> None:
@@ -68,50 +86,29 @@ class CheckScreen(StepScreen):
 
     @work(exclusive=True, exit_on_error=False, group="checks")
     async def run_checks(self) -> None:
-        from sso_wizard.core.checks.discovery import check_discovery
-        from sso_wizard.core.checks.smtp import check_smtp
-        from sso_wizard.core.stages.email import email_configured, smtp_settings
+        """Every non-interactive check core offers (the same as `sso-wizard check all`)."""
+        from sso_wizard.core.checks.verdict import run_all
+        summary = self.query_one("#check-summary", Static)
+        summary.update(Content.from_markup("[$text-muted]Running the checks…[/]"))
         try:
-            instance, snapshot, problems = await asyncio.to_thread(_read, self.instance)
+            instance, snapshot = await asyncio.to_thread(_read, self.instance)
+            report = await run_all(instance, snapshot, timeout=STEP_TIMEOUT, since=SINCE)
         except Exception as exc:  # noqa: BLE001 - a finding, never a crash
-            self.post_message(CheckFinished("config", "Configuration", [
-                Finding("read-failed", "error", describe_error(exc))]))
+            summary.update(Content.from_markup("[$text-error]✗ The checks could not run.[/]"))
+            self.post_message(CheckFinished("failed", "Checks", [
+                Finding("check-failed", "error", describe_error(exc))]))
             return
-        self.post_message(CheckFinished("config", "Configuration", problems))
-        oidc = [a for a in snapshot.apps if a.provider == "openid_connect"]
-        if not snapshot.apps:
-            self.post_message(CheckFinished("apps", "Providers", [info(
-                "no-apps", "No SSO app is stored yet: nothing to check at a provider.")]))
-        for app in oidc:
-            server_url = str(app.settings.get("server_url") or "")
-            title = f"OpenID Connect discovery: {app.slug}"
-            if not server_url:
-                self.post_message(CheckFinished(f"oidc-{app.slug}", title, [info(
-                    "no-server-url", "No server_url stored: nothing to check.")]))
-                continue
-            method = app.settings.get("token_auth_method")
-            try:
-                result = await check_discovery(server_url, token_auth_method=method or None)
-            except Exception as exc:  # noqa: BLE001 - a finding, never a crash
-                self.post_message(CheckFinished(f"oidc-{app.slug}", title, [
-                    Finding("check-failed", "error", describe_error(exc))]))
-                continue
-            self.post_message(CheckFinished(f"oidc-{app.slug}", title, result.findings,
-                                            [f"Fetched {result.url}"]))
-        if email_configured(instance):
-            try:
-                smtp = await check_smtp(smtp_settings(instance))
-            except Exception as exc:  # noqa: BLE001 - a finding, never a crash
-                self.post_message(CheckFinished("smtp", "SMTP", [
-                    Finding("check-failed", "error", describe_error(exc))]))
-                self.wizard.refresh_status()
-                return
-            steps = [f"{'✓' if s.ok else '✗' if s.ok is False else '–'} {s.name}: {s.detail}"
-                     for s in smtp.steps]
-            self.post_message(CheckFinished("smtp", "SMTP", smtp.findings, steps))
-        else:
-            self.post_message(CheckFinished("smtp", "SMTP", [info(
-                "email-not-configured", "Email is not configured: the SMTP check was skipped.")]))
+        groups: dict[str, list[Finding]] = {}
+        for where, finding in report.findings:
+            groups.setdefault(where, []).append(finding)
+        errors = sum(f.severity == "error" for _, f in report.findings)
+        warnings = sum(f.severity == "warning" for _, f in report.findings)
+        counts = f"{errors} error(s), {warnings} warning(s)"
+        summary.update(Content.from_markup("[$text-success]✓ No errors[/] ($c)", c=counts)
+                       if report.ok else
+                       Content.from_markup("[$text-error]✗ Not working yet:[/] $c", c=counts))
+        for where, findings in groups.items():
+            self.post_message(CheckFinished(section_id(where), section_title(where), findings))
         self.wizard.refresh_status()
 
     @on(CheckFinished)
@@ -122,5 +119,5 @@ class CheckScreen(StepScreen):
         if message.lines:
             widgets.append(Static("\n".join(message.lines), markup=False, classes="check-lines"))
         widgets.append(FindingsView(message.findings, empty="No problems found.",
-                                    id=f"check-{message.name}"))
+                                    id=message.name))
         await results.mount_all(widgets)
