@@ -613,9 +613,9 @@ def test_roundtrip_truncated_and_wrong_pastes(oidc: OidcProvider, site: Site,
     assert codes(data["findings"])["roundtrip-pasted-after-continue"] == "error"
     code, data = finish(site, "hello there")
     assert codes(data["findings"])["roundtrip-paste-unrecognised"] == "error"
-    # and the real one still works afterwards
-    code, data = finish(site, cb)
-    assert data["roundtrip"]["status"] == "passed"
+    # and the real one still works afterwards, even quoted and broken over two lines
+    code, data = finish(site, "'" + cb[:40] + "\n" + cb[40:] + "'")
+    assert data["roundtrip"]["status"] == "passed", data["findings"]
 
 
 def test_roundtrip_expired_attempt_and_no_attempt(oidc: OidcProvider, site: Site,
@@ -1039,3 +1039,18 @@ def test_authorize_url_goes_to_the_clipboard_over_osc52() -> None:
     assert tty.getvalue().startswith("\x1b]52;c;")
     assert not cli_check._copy_to_clipboard("https://idp.example.com/authorize", pipe)
     assert pipe.getvalue() == ""  # never into a pipe or a JSON stream
+
+
+def test_oidc_without_id_token_falls_back_to_userinfo(oidc: OidcProvider, site: Site,
+                                                      oidc_app: tuple[str, str]) -> None:
+    """No 'openid' scope, no ID token: allauth uses userinfo alone — a warning, not a failure."""
+    open_signup(site)
+    site.update_app(SLUG, settings={"server_url": oidc.base_url, "scope": ["profile", "email"]})
+    data = start(site)
+    assert oauth.query_of(data["roundtrip"]["authorize_url"])["scope"] == "profile email"
+    browser = play_oidc_browser(data["roundtrip"]["authorize_url"])
+    code, data = finish(site, browser.callback_url or "")
+    assert code == 0, data["findings"]
+    assert codes(data["findings"])["idtoken-missing"] == "warning"
+    assert data["roundtrip"]["id_token"] is None
+    assert data["roundtrip"]["identity"]["email"] == "alice@example.com"

@@ -1073,9 +1073,10 @@ def parse_pasted(text: str, setup: ProviderSetup, *, site_url: str = "") -> Past
         return Pasted("empty", findings=[error(
             "roundtrip-paste-empty", "Nothing was pasted.",
             "Paste the full address of the page the browser landed on after signing in.")])
-    first = raw.split()[0] if raw.split() else ""
-    if re.match(r"^https?://", first, re.I) and len(raw.split()) == 1:
-        return _parse_url(first, setup, site_url, secret)
+    unquoted = raw.strip("'\"<> \t\r\n")
+    if re.match(r"^https?://", unquoted, re.I) and not re.search(r"[ \t]", unquoted):
+        # one URL, perhaps broken over lines by a terminal or a mail client: rejoin it
+        return _parse_url("".join(unquoted.split()), setup, site_url, secret)
     for pattern, code, what, fix in _PAGE_PATTERNS:
         if pattern.search(raw):
             scopes = " ".join(setup.scopes)
@@ -1494,7 +1495,7 @@ async def _redeem_and_identify(instance: Instance, snapshot: Snapshot, setup: Pr
             finding = error(
                 "roundtrip-code-rejected",
                 f"{name} refused the code: {said}. It was already used (each code works "
-                f"once), expired (codes live about a minute or ten), or belongs to another "
+                f"once), expired (codes live one to ten minutes), or belongs to another "
                 f"client.{extra}",
                 f"Start a fresh attempt (sso-wizard check provider {setup.slug}) and paste the "
                 "new address promptly, once.")
@@ -1541,11 +1542,11 @@ async def _redeem_and_identify(instance: Instance, snapshot: Snapshot, setup: Pr
     if setup.uses_id_token:
         if not isinstance(id_token, str):
             if setup.is_oidc:
-                _fail(result, [error(
-                    "idtoken-missing", f"{name} returned no id_token: allauth's OpenID "
-                    "Connect provider needs one (scope 'openid').",
-                    "Enable OpenID Connect for this client and allow the scope 'openid'.")])
-                return
+                result.findings.append(warning(
+                    "idtoken-missing", f"{name} returned no id_token (is the scope 'openid' "
+                    "allowed?): allauth then relies on the userinfo answer alone, and nothing "
+                    "signed proves who signed in.",
+                    "Allow the scope 'openid' for this client at the provider."))
         else:
             if setup.jwks is None and setup.jwks_uri:  # Google: keys fetched when needed
                 from sso_wizard.core.checks.discovery import fetch_jwks

@@ -539,7 +539,7 @@ class ProviderReport:
     def ok(self) -> bool:
         if any(f.severity == "error" for f in self.findings):
             return False
-        if self.roundtrip is not None or self.verdict is not None and self.server is not None:
+        if self.roundtrip is not None:  # a round trip was attempted: only a proof will do
             return bool(self.verdict and self.verdict.verified)
         return self.probe is not None and self.probe.ok
 
