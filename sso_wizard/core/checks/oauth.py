@@ -404,7 +404,7 @@ async def _resolve_oidc(setup: ProviderSetup, *, client: httpx.AsyncClient,
     setup.scopes = _scopes(app, setup.provider_settings, ["openid", "profile", "email"])
     if not server_url:
         setup.findings.append(error(
-            "server-url-missing", f"The OpenID Connect app {app.slug!r} has no server_url in "
+            "oidc-server-url-missing", f"The OpenID Connect app {app.slug!r} has no server_url in "
             "its settings: allauth cannot find the provider.",
             "Set settings.server_url to the provider's issuer URL (stage credentials)."))
         return
