@@ -377,7 +377,7 @@ class _Parser:
                     continue
                 out[key] = v
             elif key in JSON_SETTINGS:
-                problem = _json_object_problem(v)
+                problem = validators.json_object_problem(v)
                 if problem:
                     self.fail(where, problem)
                     continue
@@ -434,16 +434,3 @@ class _Parser:
                       "or ssl (implicit TLS, usually port 465), not both")
         return out
 
-
-def _json_object_problem(value: Any) -> str | None:
-    import json
-    if isinstance(value, dict):
-        return None
-    if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            return "must be a JSON object string or a mapping ({\"provider-group\": \"group\"})"
-        if isinstance(parsed, dict):
-            return None
-    return "must be a mapping of provider group to InvenTree group"

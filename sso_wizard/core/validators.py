@@ -90,3 +90,18 @@ def length_problem(value: str, limit: int) -> str | None:
     if len(value) > limit:
         return f"too long: {len(value)} characters, the database column holds {limit}"
     return None
+
+
+def json_object_problem(value: object) -> str | None:
+    """SSO_GROUP_MAP: a mapping, or a string holding a JSON object."""
+    import json
+    if isinstance(value, dict):
+        return None
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return "must be a JSON object string or a mapping ({\"provider-group\": \"group\"})"
+        if isinstance(parsed, dict):
+            return None
+    return "must be a mapping of provider group to InvenTree group"

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from textual.validation import ValidationResult, Validator
 
 from sso_wizard.core import validators as core
-from sso_wizard.core.answers import _json_object_problem
 
 Problem = Callable[[str], str | None]
 
@@ -81,7 +80,7 @@ def max_length(limit: int) -> CoreRule:
 
 
 def json_object() -> CoreRule:
-    return CoreRule(_json_object_problem, optional=True)
+    return CoreRule(core.json_object_problem, optional=True)
 
 
 def slug() -> CoreRule:
