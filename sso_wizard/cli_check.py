@@ -7,7 +7,6 @@ findings (`code`, `severity`, `message`, `fix`); the exit code is 0 only when `o
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -64,6 +63,7 @@ def check_email(ctx: click.Context, send_to: str | None, verbose: bool, ca_file:
                 click.echo(f"error: {finding.message}\n  fix: {finding.fix}", err=True)
             sys.exit(1)
         settings = replace(smtp_settings(inst, ca_file), timeout=timeout)
+        import asyncio
         result = asyncio.run(check_smtp(settings, send_to=send_to))
         if as_json:
             data = result.to_json(transcript=verbose)
@@ -100,6 +100,8 @@ def register_command() -> click.Command:
 
         @friendly_errors
         def run() -> None:
+            import asyncio
+
             from sso_wizard.core import providers
             from sso_wizard.core.stages import callback_url
             from sso_wizard.core.stages.register import register_instructions
@@ -232,6 +234,7 @@ def _read_paste() -> str:
 
 
 async def _paste_from_stdin() -> str:
+    import asyncio
     import threading
     loop = asyncio.get_running_loop()
     future: asyncio.Future[str] = loop.create_future()
@@ -256,6 +259,7 @@ async def _paste_from_stdin() -> str:
 
 async def _wait_for_callback(listener: Any, wait: float) -> tuple[str, str]:
     """(text, mode): whichever comes first — the browser at our listener, or a paste."""
+    import asyncio
     tasks: dict[asyncio.Task[str], str] = {asyncio.create_task(_paste_from_stdin()): "paste"}
     if listener is not None:
         tasks[asyncio.create_task(listener.wait())] = "listen"
@@ -345,6 +349,7 @@ def check_provider(ctx: click.Context, name: str, probe_only: bool, paste: str |
         except AppNotFoundError as exc:
             _fail_input(as_json, "provider-unknown", str(exc),
                         "Give the app's slug: sso-wizard callback lists them.")
+        import asyncio
         try:
             report = asyncio.run(_provider_flow(
                 inst, snap, app, probe_only=probe_only, paste=paste, listen=not no_listen,
@@ -467,6 +472,7 @@ def check_server_cmd(ctx: click.Context, url: str | None, slugs: tuple[str, ...]
         if not url and not inst.site_url:
             _fail_input(as_json, "server-url-missing", "site_url is not set and no URL was "
                         "given.", "sso-wizard check server https://inventree.example.com")
+        import asyncio
         result = asyncio.run(check_server(inst, snap, url, slugs=list(slugs) or None,
                                           timeout=timeout, verify=verify))
         if as_json:
@@ -539,6 +545,7 @@ def check_all_cmd(ctx: click.Context, since: str, ca_file: str | None, timeout: 
             _fail_input(as_json, "bad-timeout", "--timeout must be positive.")
         verify = _verify(ca_file, as_json)
         inst, snap = _load(ctx, as_json)
+        import asyncio
         report = asyncio.run(run_all(inst, snap, timeout=timeout, verify=verify, since=since))
         if as_json:
             _emit_json(report.to_json())
