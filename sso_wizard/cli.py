@@ -165,11 +165,6 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 
 def describe_instance(inst: Any, snap: Any) -> dict[str, Any]:
-    from sso_wizard.core.db import DatabaseError
-    try:
-        db = inst.open_database().description
-    except DatabaseError as exc:
-        db = f"unavailable: {exc}"
     values = {}
     for key in ("site_url", "login_default_protocol", "social_backends", "site_multi",
                 "email.host", "email.sender"):
@@ -177,7 +172,7 @@ def describe_instance(inst: Any, snap: Any) -> dict[str, Any]:
         values[key] = {"value": r.value, "source": r.source, "origin": r.origin}
     return {"config_file": str(inst.config_path),
             "env_file": str(inst.env_file.path) if inst.env_file else None,
-            "database": db if not snap.db_error else snap.db_error, "values": values}
+            "database": snap.db_description, "values": values}
 
 
 # -- plan / apply / undo -------------------------------------------------------------------

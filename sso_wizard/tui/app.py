@@ -95,12 +95,7 @@ class SsoWizardApp(App[int]):
             self.post_message(StatusLoaded(None, None, {}, f"{type(exc).__name__}: {exc}"))
             return
         snapshot = Snapshot.read(instance)
-        try:
-            db_description = instance.open_database().description
-        except Exception as exc:  # noqa: BLE001 - DatabaseError and driver problems alike
-            db_description = f"unavailable: {exc}"
-        if snapshot.db_error:
-            db_description = f"unavailable: {snapshot.db_error}"
+        db_description = snapshot.db_description
         try:
             reports = status(instance, snapshot)
         except Exception as exc:  # noqa: BLE001

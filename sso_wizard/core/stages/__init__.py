@@ -34,6 +34,12 @@ class Snapshot:
     schema: SchemaInfo | None = None
     sites: dict[int, str] = field(default_factory=dict)
     db_error: str | None = None
+    db_name: str = ""  # the database URL without its password
+
+    @property
+    def db_description(self) -> str:
+        """For people: the database, or why it could not be read."""
+        return f"unavailable: {self.db_error}" if self.db_error else self.db_name
 
     @classmethod
     def read(cls, instance: Instance, db: Database | None = None) -> Snapshot:
@@ -41,6 +47,7 @@ class Snapshot:
         snap = cls(instance)
         try:
             db = db or instance.open_database()
+            snap.db_name = db.description
             snap.schema = db.require_migrated()
             with db.connect() as conn:
                 snap.apps = db.read_apps(conn)
