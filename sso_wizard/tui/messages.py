@@ -13,7 +13,9 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from sso_wizard.core.checks.discovery import DiscoveryResult
+    from sso_wizard.core.checks.oauth import Attempt
     from sso_wizard.core.checks.smtp import SmtpCheckResult
+    from sso_wizard.core.checks.verdict import ProviderReport
     from sso_wizard.core.findings import Finding
     from sso_wizard.core.instance import Instance
     from sso_wizard.core.plan import Plan
@@ -87,6 +89,50 @@ class CheckFinished(Message):
     title: str
     findings: list[Finding]
     lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CredentialsProbed(Message):
+    """One app's setup (discovery, JWKS) and credential probe finished (no user needed)."""
+
+    slug: str
+    report: ProviderReport = field(repr=False)  # holds the app row, and so its secret
+
+
+@dataclass
+class SignInStarted(Message):
+    """A round trip was started: its authorize URL is ready for the admin's browser.
+
+    `listening` names the address the wizard serves the callback on ("" when it cannot, and
+    `why_not_listening` says why).
+    """
+
+    slug: str
+    authorize_url: str
+    redirect_uri: str
+    listening: str
+    why_not_listening: str
+    report: ProviderReport = field(repr=False)
+    attempt: Attempt = field(repr=False)  # state, nonce and PKCE verifier
+    instance: Instance = field(repr=False)  # the install as read for this attempt
+    snapshot: Snapshot = field(repr=False)
+
+
+@dataclass
+class SignInChecked(Message):
+    """A round trip ended (passed, failed or still pending): probe, round trip, server
+    cross-check and the honest verdict are in the report."""
+
+    slug: str
+    report: ProviderReport = field(repr=False)
+
+
+@dataclass
+class ProviderCheckFailed(Message):
+    """A provider check could not run at all (the install or its database was unreadable)."""
+
+    slug: str
+    message: str
 
 
 @dataclass
