@@ -193,6 +193,21 @@ async def test_paste_from_another_attempt_is_named_then_the_right_one_passes(
         assert "Round trip passed" in text_of(pilot, "#provider-headline")
 
 
+async def test_pasted_provider_error_page_is_recognised(
+        make_app: MakeApp, sandbox: Sandbox, oidc: OidcProvider) -> None:
+    store_app(sandbox, oidc)
+    app = make_app(start_stage="check")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await start_signin(pilot)
+        await paste_and_check(pilot, "Error 400: redirect_uri_mismatch\nThe redirect URI in "
+                                     "the request does not match the ones authorized.")
+        assert "Round trip failed" in text_of(pilot, "#provider-headline")
+        roundtrip = text_of(pilot, "#provider-roundtrip")
+        assert "refused the callback URL" in roundtrip
+        assert "/accounts/mock/login/callback/" in roundtrip  # the fix names what to register
+
+
 async def test_probe_with_wrong_secret_says_credentials_wrong(
         make_app: MakeApp, sandbox: Sandbox, oidc: OidcProvider) -> None:
     secret = store_app(sandbox, oidc, wrong_secret=True)

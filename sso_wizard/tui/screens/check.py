@@ -406,10 +406,15 @@ class CheckScreen(StepScreen):
 
     # -- probe and sign-in: workers ---------------------------------------------------------
 
-    async def _close_listener(self) -> None:
-        listener, self._listener = self._listener, None
+    async def _close_listener(self, listener: CallbackListener | None = None) -> None:
+        """Stop serving the callback (the current listener, or that one)."""
+        if listener is None or listener is self._listener:
+            listener, self._listener = self._listener, None
         if listener is not None:
             await listener.close()
+
+    async def on_unmount(self) -> None:
+        await self._close_listener()
 
     async def _setup_and_probe(self, slug: str) -> tuple[Instance, Snapshot, ProviderReport]:
         """Re-read the install, then core's setup (discovery, JWKS) and credential probe."""
@@ -477,10 +482,10 @@ class CheckScreen(StepScreen):
             async with asyncio.timeout(ATTEMPT_LIFETIME):
                 url = await listener.wait()
         except TimeoutError:
-            await self._close_listener()
             self._status("Stopped listening: the attempt is too old. Press Sign in again.")
             return
-        await self._close_listener()
+        finally:  # also when cancelled: a paste came, another check started, the screen left
+            await self._close_listener(listener)
         self._status("The browser reached the wizard: checking the sign-in…")
         await self._finish(flow, url, "listen")
 
@@ -555,7 +560,8 @@ class CheckScreen(StepScreen):
         self._status("Waiting for the sign-in" + (f" (listening on {message.listening})"
                                                    if message.listening else "") + "…")
         await self._show_report(report, render_probe(report))
-        paste.focus()
+        # ready for the paste, but the heads-up and the link stay in view
+        paste.focus(scroll_visible=False)
         self.query_one("#signin-steps", Vertical).scroll_visible(animate=False, top=True)
 
     @on(SignInChecked)
