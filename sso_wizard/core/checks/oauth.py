@@ -1463,7 +1463,7 @@ async def complete_roundtrip(instance: Instance, snapshot: Snapshot, setup: Prov
         await _redeem_and_identify(instance, snapshot, setup, attempt, pasted, result,
                                    client=client, timeout=timeout, db=db)
     finally:
-        _mark_finished(instance, attempt)
+        await asyncio.to_thread(_mark_finished, instance, attempt)  # a file write + fsync
     return result
 
 
@@ -1570,7 +1570,9 @@ async def _redeem_and_identify(instance: Instance, snapshot: Snapshot, setup: Pr
     result.identity = identity
     # The provider side is proven; who gets in is InvenTree's side, reported apart.
     result.status = "failed" if has_errors(result.findings) else "passed"
-    result.signin = assess_signin(snapshot, setup, identity, db=db)
+    # assess_signin reads InvenTree's user tables: blocking DB work, kept off the event loop
+    # so a TUI stays responsive even against a remote database.
+    result.signin = await asyncio.to_thread(assess_signin, snapshot, setup, identity, db=db)
 
 
 async def _get_json(client: httpx.AsyncClient, url: str, auth: str, *,
