@@ -23,24 +23,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-EXAMPLE = """\
-site_url: https://inventree.example.com
-login_default_protocol: https
-backends: [github]
-provider_settings: {github: {VERIFIED_EMAIL: true}}
-apps:
-  - {provider: github, name: GitHub, client_id: Iv1.abc, secret: "${GITHUB_SECRET}"}
-  - provider: openid_connect
-    provider_id: keycloak
-    name: Keycloak
-    client_id: inventree
-    secret_file: kc
-    settings: {server_url: "https://sso.example.com/realms/main"}
-settings: {LOGIN_ENABLE_SSO: true, LOGIN_ENABLE_SSO_REG: true, LOGIN_SIGNUP_SSO_AUTO: true,
-           LOGIN_SIGNUP_MAIL_RESTRICTION: "@example.com"}
-email: {host: smtp.example.com, port: 587, tls: true, username: inventree,
-        password: "${SMTP_PASSWORD}", sender: inventree@example.com}
-"""
 
 
 def wall(cmd: list[str], env: dict[str, str]) -> float:
@@ -54,11 +36,11 @@ def median_ms(samples: list[float]) -> float:
 
 
 def fresh_demo(root: Path) -> tuple[Path, Path]:
-    from sso_wizard.core.demo import create_demo
+    from sso_wizard.core.demo import EXAMPLE_ANSWERS, create_demo
     sandbox = create_demo(root, force=True)
-    (root / "kc").write_text("kc-secret\n")
+    (root / "kc-secret").write_text("kc-secret\n")
     answers = root / "example.yaml"
-    answers.write_text(EXAMPLE)
+    answers.write_text(EXAMPLE_ANSWERS)
     return sandbox.config, answers
 
 

@@ -209,6 +209,27 @@ email: {{host: smtp.example.com, port: 587, tls: true, username: inventree,
         sender: inventree@example.com}}
 """
 
+#: The answers-file example of the README, as a script would write it: secrets from the
+#: environment (GITHUB_SECRET, SMTP_PASSWORD) and from `kc-secret` beside the answers file.
+EXAMPLE_ANSWERS = """\
+site_url: https://inventree.example.com
+login_default_protocol: https
+backends: [github]
+provider_settings: {github: {VERIFIED_EMAIL: true}}
+apps:
+  - {provider: github, name: GitHub, client_id: Iv1.abc, secret: "${GITHUB_SECRET}"}
+  - provider: openid_connect
+    provider_id: keycloak
+    name: Keycloak
+    client_id: inventree
+    secret_file: kc-secret
+    settings: {server_url: "https://sso.example.com/realms/main"}
+settings: {LOGIN_ENABLE_SSO: true, LOGIN_ENABLE_SSO_REG: true, LOGIN_SIGNUP_SSO_AUTO: true,
+           LOGIN_SIGNUP_MAIL_RESTRICTION: "@example.com"}
+email: {host: smtp.example.com, port: 587, tls: true, username: inventree,
+        password: "${SMTP_PASSWORD}", sender: inventree@example.com}
+"""
+
 # Extra tables the wizard reads (or that fixtures need for foreign keys).
 _extra = sa.MetaData()
 auth_user = sa.Table(

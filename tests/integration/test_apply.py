@@ -12,27 +12,11 @@ import yaml
 from sso_wizard.core import plan as planmod
 from sso_wizard.core import state
 from sso_wizard.core.answers import Answers
+from sso_wizard.core.demo import EXAMPLE_ANSWERS
 from sso_wizard.core.plan import ApplyError, apply_plan, undo_last_apply
 from sso_wizard.core.stages import Snapshot, plan_answers, status
 
-EXAMPLE = """\
-site_url: https://inventree.example.com
-login_default_protocol: https
-backends: [github]
-provider_settings: {github: {VERIFIED_EMAIL: true}}
-apps:
-  - {provider: github, name: GitHub, client_id: Iv1.abc, secret: "${GITHUB_SECRET}"}
-  - provider: openid_connect
-    provider_id: keycloak
-    name: Keycloak
-    client_id: inventree
-    secret_file: kc-secret
-    settings: {server_url: "https://sso.example.com/realms/main"}
-settings: {LOGIN_ENABLE_SSO: true, LOGIN_ENABLE_SSO_REG: true, LOGIN_SIGNUP_SSO_AUTO: true,
-           LOGIN_SIGNUP_MAIL_RESTRICTION: "@example.com"}
-email: {host: smtp.example.com, port: 587, tls: true, username: inventree,
-        password: "${SMTP_PASSWORD}", sender: inventree@example.com}
-"""
+EXAMPLE = EXAMPLE_ANSWERS
 GITHUB_SECRET = "gh-s3cret: #'\"{ value"
 KC_SECRET = "kc-sécret-ünïcode-∑"
 SMTP_PASSWORD = "p@ss: word # with 'quotes' and \"more\" {braces}"
