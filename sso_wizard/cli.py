@@ -118,7 +118,6 @@ def parse_only(only: str | None) -> tuple[str, ...] | None:
 # -- status ---------------------------------------------------------------------------------
 
 SYMBOL = {"done": "✓", "attention": "!", "todo": "·"}
-SEVERITY = {"error": "error", "warning": "warning", "info": "info"}
 
 
 @main.command()
@@ -157,7 +156,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         for name, report in reports.items():
             click.echo(f"{SYMBOL[report.state]} {name:<12} {report.state}")
             for f in report.findings:
-                click.echo(f"    {SEVERITY[f.severity]}: {f.message}")
+                click.echo(f"    {f.severity}: {f.message}")
                 if f.fix and f.severity != "info":
                     click.echo(f"      fix: {f.fix}")
     if snap.db_error:

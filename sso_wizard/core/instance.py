@@ -303,6 +303,6 @@ class Instance:
 
     def reload(self) -> Instance:
         """Read the files again (after an apply)."""
-        fresh = Instance.load(self.config_path, env_file=self.env_file.path if self.env_file
-                              else None, db_url=self.db_url, environ=self.environ)
-        return fresh
+        return Instance.load(self.config_path,
+                             env_file=self.env_file.path if self.env_file else None,
+                             db_url=self.db_url, environ=self.environ)

@@ -386,7 +386,6 @@ class ApplyResult:
     env_backup: Path | None = None
     rows_changed: int = 0
     undo_record: Path | None = None
-    messages: list[str] = field(default_factory=list)
 
 
 def apply_plan(plan: Plan) -> ApplyResult:

@@ -16,6 +16,7 @@ from sso_wizard.core.stages import Snapshot, StageState, backends, default_state
 if TYPE_CHECKING:
     from sso_wizard.core.answers import Answers, AppAnswer
     from sso_wizard.core.db import AppRow
+    from sso_wizard.core.instance import Instance
     from sso_wizard.core.plan import PlanBuilder
 
 NAME = "credentials"
@@ -30,14 +31,12 @@ def matches(row: AppRow, provider: str, slug: str) -> bool:
     return row.provider == provider and row.provider_id in ("", provider)
 
 
-def config_defined_apps(snap_or_instance: Any, provider: str, slug: str | None = None
-                        ) -> list[str]:
+def config_defined_apps(inst: Instance, provider: str, slug: str | None = None) -> list[str]:
     """'APP'/'APPS' entries for a provider in social_providers that define the same app again.
 
     allauth blends config apps with DB apps and matches them on provider or provider_id: any
     entry of a provider like github serves /accounts/github/, but an openid_connect entry only
     duplicates the DB app whose provider_id it names (proven in tests/conformance)."""
-    inst = getattr(snap_or_instance, "instance", snap_or_instance)
     conf = (inst.value("social_providers") or {}).get(provider)
     if not isinstance(conf, dict):
         return []
@@ -96,7 +95,7 @@ def inspect(snap: Snapshot) -> list[Finding]:
                 "with an answers file entry `remove: true` and apply the other again."))
     for app in snap.apps:
         where = f"SocialApp {app.slug!r}"
-        for key in config_defined_apps(snap, app.provider, app.slug):
+        for key in config_defined_apps(inst, app.provider, app.slug):
             findings.append(error(
                 "app-defined-twice",
                 f"{where} is stored in the database and also defined as {key} under "

@@ -16,6 +16,7 @@ from sso_wizard.core.answers import BOOL_SETTINGS, JSON_SETTINGS, KNOWN_SETTINGS
 from sso_wizard.core.findings import Finding, error, info, warning
 from sso_wizard.core.plan import RowChange
 from sso_wizard.core.stages import Snapshot, StageState, default_state
+from sso_wizard.core.stages.email import email_configured
 
 if TYPE_CHECKING:
     from sso_wizard.core.answers import Answers
@@ -44,11 +45,6 @@ def locked_form(key: str, value: Any) -> Any:
     if key in JSON_SETTINGS and not isinstance(value, str):
         return json.dumps(value)
     return value
-
-
-def email_configured(snap_instance: Any) -> bool:
-    from sso_wizard.core.stages.email import email_configured as configured
-    return configured(snap_instance)
 
 
 def inspect(snap: Snapshot) -> list[Finding]:

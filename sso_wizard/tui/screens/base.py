@@ -346,7 +346,6 @@ def applied_summary(plan: Plan, result: ApplyResult) -> list[str]:
         lines.append(f"Wrote {plan.instance.env_file.path} (backup: {result.env_backup}).")
     if result.rows_changed:
         lines.append(f"Changed {result.rows_changed} database row(s).")
-    lines.extend(result.messages)
     if plan.config_edits:
         lines.append("Restart InvenTree so it reads the new configuration.")
     if plan.env_edits:
